@@ -1,0 +1,82 @@
+"""The adapter protocol every platform fills in, and what the core hands each adapter.
+
+An adapter is a payload builder (pure: article view → platform payload) plus a transport
+(the platform's client library, or the outbox's files). ``send``, ``edit`` and ``delete``
+return typed results or raise one of the errors in ``distributor.errors``:
+``TransientDeliveryError`` (retry later; ``RateLimited`` carries ``retry_after``),
+``PermanentDeliveryError`` (this message will never go), ``ChannelBroken`` (pause the channel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from distributor.clock import Clock
+from distributor.config import AppConfig, ChannelConfig
+from distributor.rendering import Renderer
+from distributor.types import ArticleView, DeliveryTicket, MessageRef, RenderedMessage, SendResult
+
+if TYPE_CHECKING:
+    from distributor.pacing import Pacer
+    from distributor.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """What the outbox writes for one operation: a file suffix and the exact bytes."""
+
+    suffix: str
+    content: bytes
+
+
+class PayloadBuilder(Protocol):
+    """Turns an article into exactly what the platform would receive. No I/O."""
+
+    platform: ClassVar[str]
+
+    def render(self, view: ArticleView) -> RenderedMessage: ...
+
+    def outbox_entry(
+        self, operation: str, message: RenderedMessage | None, refs: Sequence[MessageRef]
+    ) -> OutboxEntry:
+        """The request ``operation`` (send/edit/delete) would make, as the outbox records it."""
+        ...
+
+
+class ChannelAdapter(Protocol):
+    """One configured channel, ready to post."""
+
+    config: ChannelConfig
+    builder: PayloadBuilder
+    supports_edit: bool
+    supports_delete: bool
+    # True when resending after a crash cannot create a duplicate (Discord nonce, email
+    # ledger, outbox file names): such channels need no in-doubt policy.
+    idempotent: bool
+
+    async def start(self) -> None: ...
+
+    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult: ...
+
+    async def edit(
+        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+    ) -> SendResult: ...
+
+    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """Everything an adapter may need from the core, passed in rather than imported."""
+
+    app: AppConfig
+    renderer: Renderer
+    clock: Clock
+    outbox_dir: Path
+    pacer: Pacer
+    store: Store | None = None

@@ -1,0 +1,135 @@
+"""Telegram payloads: ``sendPhoto`` with an HTML caption, or ``sendMessage`` with a preview.
+
+Both variants are fitted to their limit (caption 1024, text 4096, counted as Telegram counts)
+so a refused photo can fall back to text without rendering again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from channels.base import OutboxEntry
+from channels.telegram import html
+from channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
+from distributor import errors
+from distributor.fitting import Draft, fit_draft
+from distributor.rendering import Renderer, post_context
+from distributor.types import ArticleView, MessageRef, RenderedMessage
+
+
+class TelegramPayloads:
+    platform: ClassVar[str] = "telegram"
+
+    def __init__(self, config: TelegramChannelConfig, renderer: Renderer) -> None:
+        self.config = config
+        self.renderer = renderer
+        self.template = config.template or DEFAULT_TEMPLATE
+
+    def _markup(self, view: ArticleView, draft: Draft, media: str) -> str:
+        context = post_context(view, draft)
+        context["media"] = media
+        markup = self.renderer.render(self.template, context).strip()
+        found = html.problems(markup)
+        if found:
+            raise errors.TemplateError(
+                f"template {self.template!r} produces HTML Telegram refuses: {'; '.join(found)}"
+            )
+        return markup
+
+    def _fitted(self, view: ArticleView, limit: int, media: str) -> tuple[str, str]:
+        budget = view.summary_max_chars
+
+        def fits(draft: Draft) -> bool:
+            markup = self._markup(view, draft, media)
+            return html.length(markup) <= limit and len(markup.encode()) <= html.RAW_TEXT_BYTES
+
+        draft = fit_draft(view.title, view.lead, fits, budget)
+        return self._markup(view, draft, media), draft.summary
+
+    def common_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"chat_id": self.config.chat, "parse_mode": "HTML"}
+        if self.config.topic is not None:
+            params["message_thread_id"] = self.config.topic
+        if self.config.disable_notification:
+            params["disable_notification"] = True
+        if self.config.protect_content:
+            params["protect_content"] = True
+        return params
+
+    def link_preview(self, url: str | None) -> dict[str, Any]:
+        options = self.config.link_preview
+        if not options.enabled or not url:
+            return {"is_disabled": True}
+        preview: dict[str, Any] = {"url": url}
+        if options.prefer_large_media:
+            preview["prefer_large_media"] = True
+        if options.show_above_text:
+            preview["show_above_text"] = True
+        return preview
+
+    def render(self, view: ArticleView) -> RenderedMessage:
+        text, summary = self._fitted(view, html.TEXT_LIMIT, "text")
+        message = {
+            "method": "sendMessage",
+            "params": {
+                **self.common_params(),
+                "text": text,
+                "link_preview_options": self.link_preview(view.url),
+            },
+        }
+        if not (view.image and self.config.images):
+            return RenderedMessage(payload=message, summary=summary)
+        caption, summary = self._fitted(view, html.CAPTION_LIMIT, "photo")
+        photo = {
+            "method": "sendPhoto",
+            "params": {**self.common_params(), "photo": view.image, "caption": caption},
+            "fallback": message,
+        }
+        return RenderedMessage(payload=photo, summary=summary)
+
+    def outbox_entry(
+        self, operation: str, message: RenderedMessage | None, refs: Sequence[MessageRef]
+    ) -> OutboxEntry:
+        if operation == "send" and message is not None:
+            request = {"method": message.payload["method"], "params": message.payload["params"]}
+        elif operation == "edit" and message is not None:
+            request = edit_request(message.payload, refs[0] if refs else None)
+        else:
+            request = delete_request(refs[0] if refs else None, self.config.chat)
+        return OutboxEntry(".json", json.dumps(request, ensure_ascii=False, indent=2).encode())
+
+
+def edit_request(payload: Mapping[str, Any], ref: MessageRef | None) -> dict[str, Any]:
+    """editMessageCaption for a photo post, editMessageText for a text post."""
+    params = payload["params"]
+    target = {
+        "chat_id": ref.target if ref else params["chat_id"],
+        "message_id": ref.message_id if ref else None,
+    }
+    if payload["method"] == "sendPhoto" and (ref is None or ref.kind != "text"):
+        return {
+            "method": "editMessageCaption",
+            "params": {**target, "caption": params["caption"], "parse_mode": "HTML"},
+        }
+    text_params = payload.get("fallback", payload)["params"]
+    return {
+        "method": "editMessageText",
+        "params": {
+            **target,
+            "text": text_params["text"],
+            "parse_mode": "HTML",
+            "link_preview_options": text_params.get("link_preview_options"),
+        },
+    }
+
+
+def delete_request(ref: MessageRef | None, chat: str) -> dict[str, Any]:
+    return {
+        "method": "deleteMessage",
+        "params": {
+            "chat_id": ref.target if ref else chat,
+            "message_id": ref.message_id if ref else None,
+        },
+    }

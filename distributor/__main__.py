@@ -1,0 +1,7 @@
+"""``python -m distributor`` is the ``distributor`` command."""
+
+from __future__ import annotations
+
+from distributor.cli import main
+
+main()

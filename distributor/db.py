@@ -1,0 +1,113 @@
+"""Engine creation and schema migrations, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from distributor import errors
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Pick the async driver: ``postgresql://`` → asyncpg, ``sqlite://`` → aiosqlite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise errors.StoreError(f"invalid store URL: {exc}") from exc
+    driver = parsed.drivername
+    if driver in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif driver == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif driver not in ("postgresql+asyncpg", "postgresql+psycopg", "sqlite+aiosqlite"):
+        raise errors.StoreError(
+            f"unsupported store driver {driver!r}: use sqlite+aiosqlite, postgresql+asyncpg "
+            "or postgresql+psycopg"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
+    url = normalise_url(url)
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    engine = create_async_engine(url, echo=echo, **kwargs)
+    if is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (status, other processes) work while the dispatcher writes;
+    # busy_timeout makes a second writer wait instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the schema to the latest migration (idempotent)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+async def ensure_schema(engine: AsyncEngine, *, auto_upgrade: bool) -> None:
+    """SQLite is upgraded on start; other stores must be upgraded by ``distributor db upgrade``."""
+    if auto_upgrade:
+        await upgrade(engine)
+        return
+    current = await current_revision(engine)
+    head = head_revision()
+    if current != head:
+        raise errors.StoreError(
+            f"the store's schema is at revision {current or 'none'}, this version needs {head}: "
+            "run `distributor db upgrade`"
+        )

@@ -1,0 +1,271 @@
+"""The dispatch loop body: route due stories, claim due deliveries, render, send, record.
+
+No platform-specific code lives here: adapters declare what they can do (``supports_edit``,
+``idempotent``…) and raise typed errors; this module decides what each outcome means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from channels.base import ChannelAdapter
+from distributor import errors, views
+from distributor.alerts import Alerter
+from distributor.config import AppConfig
+from distributor.ledger import Ledger
+from distributor.logs import REDACTOR
+from distributor.models import Article, Delivery, DeliveryStatus, Operation
+from distributor.retry import RetryPolicy
+from distributor.store import Store
+from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+
+log = logging.getLogger("distributor.dispatch")
+
+
+@dataclass
+class TickReport:
+    routed: int = 0
+    claimed: int = 0
+    done: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def add(self, other: TickReport) -> None:
+        self.routed += other.routed
+        self.claimed += other.claimed
+        self.done += other.done
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        app: AppConfig,
+        store: Store,
+        adapters: Mapping[str, ChannelAdapter],
+        owner: str,
+        policy: RetryPolicy | None = None,
+        alerter: Alerter | None = None,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.ledger = Ledger(store)
+        self.adapters = adapters
+        self.owner = owner
+        dispatch = app.dispatch
+        self.policy = policy or RetryPolicy(
+            dispatch.backoff_base_seconds, dispatch.backoff_max_seconds, dispatch.max_attempts
+        )
+        self.alerter = alerter or Alerter(None, store.clock)
+        self.lead = views.lead_cache(app)
+        self.held: set[int] = set()
+        self.stopping = False
+        self._semaphore = asyncio.Semaphore(dispatch.concurrency)
+
+    def story_channels(self) -> list[str]:
+        """Channels that take stories (the alerts-only channel is not one of them)."""
+        return [c.name for c in self.app.channels if c.enabled and c.name in self.adapters]
+
+    async def tick(self) -> TickReport:
+        """One pass: route what is due, then claim and process one batch."""
+        report = TickReport()
+        report.routed = len(await self.ledger.route_due(self.app.channels))
+        paused = await self.store.paused_channels()
+        channels = [name for name in self.story_channels() if name not in paused]
+        if self.stopping:
+            return report
+        claimed = await self.ledger.claim(
+            self.owner, channels, self.app.dispatch.batch_size, self.app.dispatch.lease_seconds
+        )
+        report.claimed = len(claimed)
+        if not claimed:
+            return report
+        self.held.update(d.id for d in claimed)
+        articles = await self.store.articles(sorted({d.article_id for d in claimed}))
+        by_channel: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in claimed:
+            by_channel[delivery.channel].append(delivery)
+        renewer = asyncio.create_task(self._renew_leases())
+        try:
+            await asyncio.gather(
+                *(self._run_channel(rows, articles, report) for rows in by_channel.values())
+            )
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        return report
+
+    async def run_until_idle(self) -> TickReport:
+        """Process everything due now (``run --once``); future retries are left for later."""
+        total = TickReport()
+        while not self.stopping:
+            report = await self.tick()
+            total.add(report)
+            if report.claimed == 0 and report.routed == 0:
+                break
+        return total
+
+    async def _renew_leases(self) -> None:
+        # Claimed rows of a slow channel wait their turn; keep every one of them leased.
+        interval = self.app.dispatch.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            if self.held:
+                await self.ledger.renew(self.owner, self.held, self.app.dispatch.lease_seconds)
+
+    async def _run_channel(
+        self, rows: Sequence[Delivery], articles: Mapping[int, Article], report: TickReport
+    ) -> None:
+        # One channel's posts go out one after another, in order; channels run side by side.
+        async with self._semaphore:
+            for delivery in rows:
+                try:
+                    await self._process(delivery, articles.get(delivery.article_id), report)
+                finally:
+                    self.held.discard(delivery.id)
+
+    async def _process(
+        self, delivery: Delivery, article: Article | None, report: TickReport
+    ) -> None:
+        adapter = self.adapters[delivery.channel]
+        if self.stopping or article is None or await self._paused(delivery.channel):
+            await self.ledger.release(delivery, self.owner)
+            return
+        ticket = DeliveryTicket(
+            delivery_id=delivery.id,
+            article_id=article.id,
+            channel=delivery.channel,
+            version=article.version,
+            attempt=delivery.attempts + 1,
+            extra={"title": article.title},
+        )
+        try:
+            message = None
+            if delivery.operation != Operation.DELETE:
+                view = views.article_view(article, adapter.config, self.app, self.lead)
+                message = adapter.builder.render(view)
+            if not await self.ledger.mark_started(delivery, self.owner):
+                log.warning("lost the lease on delivery %s; another worker has it", delivery.id)
+                return
+            result = await self._call(adapter, delivery, message, ticket)
+        except errors.DeliveryError as exc:
+            await self._failed(delivery, adapter, exc, report)
+        except errors.TemplateError as exc:
+            rejected = errors.PermanentDeliveryError(
+                str(exc), channel=delivery.channel, operation="render"
+            )
+            await self._failed(delivery, adapter, rejected, report)
+        except Exception as exc:  # a bug or an unexpected library error: retry, never crash
+            log.exception("unexpected error on delivery %s (%s)", delivery.id, delivery.channel)
+            unexpected = errors.TransientDeliveryError(
+                f"unexpected error: {type(exc).__name__}: {exc}", channel=delivery.channel
+            )
+            await self._failed(delivery, adapter, unexpected, report)
+        else:
+            await self.ledger.record_success(delivery, self.owner, result, article.version)
+            report.done += 1
+            log.info(
+                "%s %s: article %s v%s (%s)",
+                delivery.channel,
+                delivery.operation,
+                article.id,
+                article.version,
+                result.note if result is not None and result.note else "ok",
+            )
+
+    async def _paused(self, channel: str) -> bool:
+        # A channel paused by an earlier failure in this batch must not be hit again.
+        return channel in await self.store.paused_channels()
+
+    async def _call(
+        self,
+        adapter: ChannelAdapter,
+        delivery: Delivery,
+        message: RenderedMessage | None,
+        ticket: DeliveryTicket,
+    ) -> SendResult | None:
+        refs = [MessageRef.from_json(r) for r in delivery.refs]
+        if delivery.operation == Operation.SEND:
+            assert message is not None
+            return await adapter.send(message, ticket)
+        if delivery.operation == Operation.EDIT:
+            assert message is not None
+            if not adapter.supports_edit:
+                return SendResult(tuple(refs), self.store.clock(), "platform cannot edit")
+            return await adapter.edit(refs, message, ticket)
+        if not adapter.supports_delete:
+            raise errors.NotDeletable(
+                "this platform cannot take a post back", channel=delivery.channel
+            )
+        with contextlib.suppress(errors.MessageNotFound):  # already gone: what a retraction wants
+            await adapter.delete(refs, ticket)
+        return None
+
+    async def _failed(
+        self,
+        delivery: Delivery,
+        adapter: ChannelAdapter,
+        exc: errors.DeliveryError,
+        report: TickReport,
+    ) -> None:
+        reason = REDACTOR.scrub(str(exc))
+        now = self.store.clock()
+        channel = adapter.config
+        if isinstance(exc, errors.ChannelBroken):
+            await self.ledger.record_failure(
+                delivery, self.owner, reason, retry_at=now, count_attempt=False
+            )
+            report.retrying += 1
+            if await self.store.pause_channel(delivery.channel, reason):
+                await self.alerter.notify(f"channel {delivery.channel} paused", reason)
+            return
+        in_doubt = isinstance(exc, errors.TransientDeliveryError) and exc.in_doubt
+        if (
+            in_doubt
+            and not adapter.idempotent
+            and channel.in_doubt == "skip"
+            and delivery.operation == Operation.SEND
+        ):
+            await self.ledger.record_failure(
+                delivery,
+                self.owner,
+                f"in doubt, not resent (policy skip): {reason}",
+                retry_at=None,
+                final_status=DeliveryStatus.SKIPPED,
+            )
+            report.failed += 1
+            return
+        policy = self.policy
+        if channel.max_attempts is not None and channel.max_attempts != policy.max_attempts:
+            policy = RetryPolicy(
+                policy.base_seconds, policy.max_seconds, channel.max_attempts, policy.rng
+            )
+        retry_at = policy.next_attempt(exc, delivery.attempts, now)
+        if retry_at is not None:
+            await self.ledger.record_failure(
+                delivery,
+                self.owner,
+                reason,
+                retry_at=retry_at,
+                count_attempt=not isinstance(exc, errors.RateLimited),
+            )
+            report.retrying += 1
+            log.info("%s: will retry at %s: %s", delivery.channel, retry_at.isoformat(), reason)
+            return
+        final = DeliveryStatus.DEAD if exc.retryable else DeliveryStatus.FAILED
+        await self.ledger.record_failure(
+            delivery, self.owner, reason, retry_at=None, final_status=final
+        )
+        report.failed += 1
+        await self.alerter.notify(
+            f"delivery {delivery.id} {final}",
+            f"article {delivery.article_id} on {delivery.channel}: {reason}",
+        )

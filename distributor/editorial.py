@@ -1,0 +1,70 @@
+"""Editor actions: queue stories, correct them, retract them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distributor import errors, ingest, wakeup
+from distributor.config import AppConfig
+from distributor.store import Store
+from distributor.types import ArticleDraft
+
+
+@dataclass
+class QueueOutcome:
+    """Per-file results of one ``queue`` command: what was queued, skipped, refused."""
+
+    queued: list[tuple[str, int, ArticleDraft]] = field(default_factory=list)
+    duplicates: list[tuple[str, int]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def options_for(app: AppConfig, store: Store, **cli: object) -> ingest.IngestOptions:
+    return ingest.IngestOptions(
+        now=store.clock(),
+        zone=app.zone,
+        max_bytes=app.max_article_bytes,
+        **cli,  # type: ignore[arg-type]
+    )
+
+
+async def queue_files(
+    store: Store, paths: Iterable[Path], options: ingest.IngestOptions
+) -> QueueOutcome:
+    """Queue every story of every file; one bad file never stops the others."""
+    outcome = QueueOutcome()
+    for path in paths:
+        try:
+            parsed = ingest.read_file(path, options)
+        except errors.IngestError as exc:
+            outcome.refused.append(str(exc))
+            continue
+        for item in parsed:
+            outcome.notes.extend(item.notes)
+            result = await store.add_article(item.draft)
+            if result.created:
+                outcome.queued.append((str(path), result.article_id, item.draft))
+            else:
+                outcome.duplicates.append((str(path), result.article_id))
+    if outcome.queued:
+        await wakeup.notify(store)
+    return outcome
+
+
+async def correct(store: Store, article_id: int, path: Path, options: ingest.IngestOptions) -> int:
+    """Store the file as the article's new version; returns how many posts will be edited."""
+    parsed = ingest.read_file(path, options)
+    if len(parsed) != 1:
+        raise errors.IngestError(f"{path}: a correction must hold exactly one story")
+    edits = await store.correct_article(article_id, parsed[0].draft)
+    await wakeup.notify(store)
+    return edits
+
+
+async def retract(store: Store, article_id: int) -> int:
+    deletes = await store.retract_article(article_id)
+    await wakeup.notify(store)
+    return deletes

@@ -1,0 +1,41 @@
+"""The few words the product itself writes into posts, per language; admins may override them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+BUILTIN: dict[str, dict[str, str]] = {
+    "en": {
+        "read_more": "Read the full story",
+        "unsubscribe": "Unsubscribe",
+        "why_received": "You receive this because you subscribed to",
+        "correction": "Updated",
+    },
+    "fr": {
+        "read_more": "Lire l'article",
+        "unsubscribe": "Se désabonner",
+        "why_received": "Vous recevez ce message car vous êtes abonné·e à",
+        "correction": "Mis à jour",
+    },
+    "de": {
+        "read_more": "Zum Artikel",
+        "unsubscribe": "Abmelden",
+        "why_received": "Sie erhalten diese Nachricht, weil Sie Folgendes abonniert haben:",
+        "correction": "Aktualisiert",
+    },
+    "es": {
+        "read_more": "Leer el artículo",
+        "unsubscribe": "Darse de baja",
+        "why_received": "Recibes este mensaje porque te suscribiste a",
+        "correction": "Actualizado",
+    },
+}
+
+
+def labels_for(language: str, overrides: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """English, then the article's language; the admin's words over the built-in ones."""
+    lang = language.split("-")[0].lower()
+    merged = {**BUILTIN["en"], **overrides.get("en", {})}
+    merged.update(BUILTIN.get(lang, {}))
+    merged.update(overrides.get(lang, {}))
+    return merged

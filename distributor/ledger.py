@@ -1,0 +1,371 @@
+"""The delivery ledger: routing, claiming under a lease, and recording outcomes.
+
+Every write that follows a claim is guarded by ``lease_owner``: a worker whose lease was
+reaped (it stalled, another took over) cannot overwrite the newer owner's record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+
+from distributor.config import ChannelConfig
+from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
+from distributor.store import Store
+from distributor.types import SendResult
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """A delivery whose worker vanished mid-send, and what was decided for it."""
+
+    delivery_id: int
+    channel: str
+    outcome: str  # "retry" or "skipped"
+    in_doubt: bool
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- routing ----------------------------------------------------------------------------
+
+    async def route_due(self, channels: Sequence[ChannelConfig], limit: int = 500) -> list[int]:
+        """Create one delivery per matching channel for every article whose time has come.
+
+        The unique (article, channel) constraint, not a check-then-insert, keeps this
+        idempotent when several workers route at once.
+        """
+        now = self.store.clock()
+        enabled = [c for c in channels if c.enabled]
+        routed: list[int] = []
+        async with self.store.session() as session, session.begin():
+            articles = (
+                await session.scalars(
+                    select(Article)
+                    .where(Article.status == ArticleStatus.QUEUED, Article.publish_at <= now)
+                    .order_by(Article.priority.desc(), Article.publish_at, Article.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for article in articles:
+                rows = [
+                    {
+                        "article_id": article.id,
+                        "channel": channel.name,
+                        "status": DeliveryStatus.PENDING,
+                        "operation": Operation.SEND,
+                        "priority": article.priority,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "refs": [],
+                        "version": article.version,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for channel in enabled
+                    if channel.filters.matches(article.tags, article.language, article.priority)
+                ]
+                if rows:
+                    await session.execute(
+                        self.store.insert(Delivery)
+                        .values(rows)
+                        .on_conflict_do_nothing(index_elements=["article_id", "channel"])
+                    )
+                article.status = ArticleStatus.ROUTED
+                article.updated_at = now
+                routed.append(article.id)
+        return routed
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    async def claim(
+        self, owner: str, channels: Collection[str], limit: int, lease_seconds: float
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries of ``channels`` to ``owner``.
+
+        PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows.
+        SQLite: the single UPDATE runs under the database write lock, which serialises claims.
+        """
+        if not channels or limit <= 0:
+            return []
+        now = self.store.clock()
+        due = (
+            select(Delivery.id)
+            .where(
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.next_attempt_at <= now,
+                Delivery.channel.in_(list(channels)),
+            )
+            .order_by(Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(Delivery)
+            .where(Delivery.id.in_(due), Delivery.status == DeliveryStatus.PENDING)
+            .values(
+                status=DeliveryStatus.SENDING,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempt_started_at=None,
+                updated_at=now,
+            )
+            .returning(Delivery)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.store.session() as session, session.begin():
+            rows = list((await session.scalars(stmt)).all())
+        rows.sort(key=lambda d: (-d.priority, d.next_attempt_at or now, d.id))
+        return rows
+
+    async def mark_started(self, delivery: Delivery, owner: str) -> bool:
+        """Record that the platform call is about to happen (the in-doubt window opens)."""
+        return await self._guarded(delivery.id, owner, attempt_started_at=self.store.clock())
+
+    async def renew(self, owner: str, ids: Collection[int], lease_seconds: float) -> int:
+        """Extend the leases of slow in-flight sends so nobody reaps them."""
+        if not ids:
+            return 0
+        now = self.store.clock()
+        async with self.store.session() as session, session.begin():
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(list(ids)),
+                    Delivery.lease_owner == owner,
+                    Delivery.status == DeliveryStatus.SENDING,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _guarded(self, delivery_id: int, owner: str, **values: object) -> bool:
+        async with self.store.session() as session, session.begin():
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.lease_owner == owner,
+                    Delivery.status == DeliveryStatus.SENDING,
+                )
+                .values(updated_at=self.store.clock(), **values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    async def record_success(
+        self, delivery: Delivery, owner: str, result: SendResult | None, version: int
+    ) -> bool:
+        """Record a send, edit or delete that the platform accepted.
+
+        If the article changed (corrected, retracted) while the call was in flight, the row
+        goes straight back to pending with the follow-up operation instead of resting as sent.
+        """
+        now = self.store.clock()
+        async with self.store.session() as session, session.begin():
+            article = await session.get(Article, delivery.article_id)
+            refs = [r.to_json() for r in result.refs] if result is not None else []
+            if delivery.operation == Operation.DELETE:
+                values: dict[str, object] = {"status": DeliveryStatus.DELETED}
+            else:
+                values = {"status": DeliveryStatus.SENT, "refs": refs, "version": version}
+                if delivery.operation == Operation.SEND:
+                    values["sent_at"] = result.sent_at if result is not None else now
+                follow_up = _follow_up(article, version)
+                if follow_up is not None:
+                    values.update(
+                        status=DeliveryStatus.PENDING, operation=follow_up, next_attempt_at=now
+                    )
+            values.update(
+                attempts=0,
+                last_error=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempt_started_at=None,
+                updated_at=now,
+            )
+            if values["status"] == DeliveryStatus.SENT:
+                values["operation"] = Operation.SEND
+            outcome = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery.id,
+                    Delivery.lease_owner == owner,
+                    Delivery.status == DeliveryStatus.SENDING,
+                )
+                .values(**values)
+            )
+            return bool(outcome.rowcount)  # type: ignore[attr-defined]
+
+    async def record_failure(
+        self,
+        delivery: Delivery,
+        owner: str,
+        error: str,
+        *,
+        retry_at: datetime | None,
+        final_status: str = DeliveryStatus.DEAD,
+        count_attempt: bool = True,
+    ) -> bool:
+        """Schedule a retry at ``retry_at``, or end the delivery in ``final_status``."""
+        values: dict[str, object] = {
+            "last_error": error[:2000],
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "attempt_started_at": None,
+            "attempts": delivery.attempts + (1 if count_attempt else 0),
+        }
+        if retry_at is not None:
+            values.update(status=DeliveryStatus.PENDING, next_attempt_at=retry_at)
+        else:
+            values.update(status=final_status, next_attempt_at=None)
+        return await self._guarded(delivery.id, owner, **values)
+
+    async def release(self, delivery: Delivery, owner: str) -> bool:
+        """Give a claimed delivery back untouched (e.g. its channel got paused meanwhile)."""
+        return await self._guarded(
+            delivery.id,
+            owner,
+            status=DeliveryStatus.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempt_started_at=None,
+        )
+
+    # -- crash recovery ---------------------------------------------------------------------
+
+    async def reap(self, policies: Mapping[str, str]) -> list[Reaped]:
+        """Take back deliveries whose lease expired (their worker died or hung).
+
+        A row whose call never started is simply retried. A row whose call had started is "in
+        doubt"; ``policies`` maps channel → ``"resend"`` (retry: at-least-once) or ``"skip"``
+        (at-most-once). Idempotent adapters report ``"resend"``.
+        """
+        now = self.store.clock()
+        reaped: list[Reaped] = []
+        async with self.store.session() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(Delivery)
+                    .where(
+                        Delivery.status == DeliveryStatus.SENDING,
+                        Delivery.lease_expires_at < now,
+                    )
+                    .limit(1000)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                in_doubt = row.attempt_started_at is not None
+                skip = in_doubt and policies.get(row.channel, "resend") == "skip"
+                row.lease_owner = None
+                row.lease_expires_at = None
+                row.attempt_started_at = None
+                row.updated_at = now
+                if skip and row.operation == Operation.SEND:
+                    row.status = DeliveryStatus.SKIPPED
+                    row.last_error = "in doubt after a crash; channel policy is to skip"
+                else:
+                    row.status = DeliveryStatus.PENDING
+                    row.next_attempt_at = now
+                    if in_doubt:
+                        row.last_error = "in doubt after a crash; resending"
+                reaped.append(Reaped(row.id, row.channel, "skipped" if skip else "retry", in_doubt))
+        return reaped
+
+    # -- scheduling -------------------------------------------------------------------------
+
+    async def next_due(self, channels: Collection[str]) -> datetime | None:
+        """When the next piece of work falls due: a scheduled story or a retry."""
+        async with self.store.session() as session:
+            article_at = await session.scalar(
+                select(func.min(Article.publish_at)).where(Article.status == ArticleStatus.QUEUED)
+            )
+            delivery_at = None
+            if channels:
+                delivery_at = await session.scalar(
+                    select(func.min(Delivery.next_attempt_at)).where(
+                        Delivery.status == DeliveryStatus.PENDING,
+                        Delivery.channel.in_(list(channels)),
+                    )
+                )
+            lease_at = await session.scalar(
+                select(func.min(Delivery.lease_expires_at)).where(
+                    Delivery.status == DeliveryStatus.SENDING
+                )
+            )
+        times = [t for t in (article_at, delivery_at, lease_at) if t is not None]
+        return min(times) if times else None
+
+    async def requeue(self, *, article_id: int | None = None, channel: str | None = None) -> int:
+        """Put failed and dead deliveries back in the queue; sent ones are never touched."""
+        now = self.store.clock()
+        conditions: list[ColumnElement[bool]] = [Delivery.status.in_(DeliveryStatus.RETRYABLE)]
+        if article_id is not None:
+            conditions.append(Delivery.article_id == article_id)
+        if channel is not None:
+            conditions.append(Delivery.channel == channel)
+        async with self.store.session() as session, session.begin():
+            result = await session.execute(
+                update(Delivery)
+                .where(and_(*conditions))
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def counts(self) -> dict[str, int]:
+        async with self.store.session() as session:
+            rows = await session.execute(
+                select(Delivery.status, func.count()).group_by(Delivery.status)
+            )
+            return {status: int(n) for status, n in rows}
+
+    async def due_count(self, channels: Collection[str]) -> int:
+        now = self.store.clock()
+        async with self.store.session() as session:
+            queued = await session.scalar(
+                select(func.count()).where(
+                    Article.status == ArticleStatus.QUEUED, Article.publish_at <= now
+                )
+            )
+            pending = await session.scalar(
+                select(func.count()).where(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.next_attempt_at <= now,
+                    Delivery.channel.in_(list(channels)),
+                )
+            )
+        return int(queued or 0) + int(pending or 0)
+
+    async def dead(self) -> list[Delivery]:
+        async with self.store.session() as session:
+            rows = await session.scalars(
+                select(Delivery)
+                .where(or_(*(Delivery.status == s for s in DeliveryStatus.RETRYABLE)))
+                .order_by(Delivery.updated_at.desc())
+                .limit(200)
+            )
+            return list(rows)
+
+
+def _follow_up(article: Article | None, version: int) -> str | None:
+    if article is None:
+        return None
+    if article.status == ArticleStatus.RETRACTED:
+        return Operation.DELETE
+    if article.version > version:
+        return Operation.EDIT
+    return None

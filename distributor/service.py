@@ -1,0 +1,193 @@
+"""The running service: store, adapters, dispatcher, and APScheduler owning time.
+
+APScheduler jobs never do the work themselves: they set the wake event (the periodic safety
+tick, the next scheduled story or retry, lease reaping). Queueing a story wakes the loop at
+once — in process through the same event, across processes through PostgreSQL
+``LISTEN/NOTIFY`` or, on SQLite, by watching the database's ``data_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from channels.base import AdapterContext, ChannelAdapter
+from distributor import adapters as adapter_factory
+from distributor import wakeup
+from distributor.alerts import Alerter
+from distributor.clock import Clock, utcnow
+from distributor.configload import LoadedConfig
+from distributor.dispatch import Dispatcher, TickReport
+from distributor.ledger import Ledger
+from distributor.pacing import Pacer
+from distributor.store import Store
+
+log = logging.getLogger("distributor.service")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Service:
+    """Everything ``distributor run`` needs, opened in ``start`` and released in ``close``."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        dry_run: bool = False,
+        clock: Clock = utcnow,
+        workdir: Path | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.app = loaded.app
+        self.dry_run = dry_run
+        self.clock = clock
+        self.workdir = workdir or Path.cwd()
+        self.owner = worker_id()
+        self.wake = asyncio.Event()
+        self.store: Store | None = None
+        self.adapters: dict[str, ChannelAdapter] = {}
+        self.pacer: Pacer | None = None
+        self.dispatcher: Dispatcher | None = None
+
+    async def start(self) -> Dispatcher:
+        self.store = await Store.open(self.app.store, clock=self.clock)
+        redis_url = self.app.redis.url.get_secret_value() if self.app.redis else None
+        self.pacer = Pacer.for_redis(redis_url)
+        context = AdapterContext(
+            app=self.app,
+            renderer=self.loaded.renderer(),
+            clock=self.clock,
+            outbox_dir=adapter_factory.outbox_dir(self.app, self.workdir),
+            pacer=self.pacer,
+            store=self.store,
+        )
+        self.adapters = adapter_factory.build_adapters(self.app, context, dry_run=self.dry_run)
+        for adapter in self.adapters.values():
+            await adapter.start()
+        alerts = self.app.alerts.channel
+        alerter = Alerter(self.adapters.get(alerts) if alerts else None, self.clock)
+        self.dispatcher = Dispatcher(
+            app=self.app,
+            store=self.store,
+            adapters=self.adapters,
+            owner=self.owner,
+            alerter=alerter,
+        )
+        return self.dispatcher
+
+    async def close(self) -> None:
+        await adapter_factory.close_all(self.adapters)
+        if self.pacer is not None:
+            await self.pacer.aclose()
+        if self.store is not None:
+            await self.store.close()
+
+    async def run_once(self) -> TickReport:
+        dispatcher = await self.start()
+        try:
+            await self._reap()
+            return await dispatcher.run_until_idle()
+        finally:
+            await self.close()
+
+    async def run_forever(self, stop: asyncio.Event) -> TickReport:
+        """Serve until ``stop`` is set; the batch in flight finishes and is recorded."""
+        dispatcher = await self.start()
+        assert self.store is not None
+        total = TickReport()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.wake.set, "interval", seconds=self.app.dispatch.tick_seconds, id="tick"
+        )
+        scheduler.add_job(
+            self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
+        )
+        scheduler.start()
+        listener = asyncio.create_task(wakeup.listen(self.store, self.wake, stop))
+        self.wake.set()
+        try:
+            while not stop.is_set():
+                await _first(self.wake.wait(), stop.wait())
+                if stop.is_set():
+                    break
+                self.wake.clear()
+                report = await dispatcher.tick()
+                total.add(report)
+                if report.claimed or report.routed:
+                    self.wake.set()  # there may be more: go again without waiting
+                else:
+                    await self._schedule_next(scheduler)
+        finally:
+            dispatcher.stopping = True
+            scheduler.shutdown(wait=False)
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await self.close()
+        return total
+
+    async def _schedule_next(self, scheduler: AsyncIOScheduler) -> None:
+        assert self.dispatcher is not None
+        due = await self.dispatcher.ledger.next_due(self.dispatcher.story_channels())
+        if due is None:
+            return
+        # Never in the past, and a hair late rather than early so the work is really due.
+        run_at = max(due, self.clock()) + timedelta(milliseconds=5)
+        scheduler.add_job(
+            self.wake.set, "date", run_date=run_at, id="next-due", replace_existing=True
+        )
+
+    async def _reap(self) -> None:
+        if self.store is None:
+            return
+        policies = {
+            name: "resend" if adapter.idempotent else adapter.config.in_doubt
+            for name, adapter in self.adapters.items()
+        }
+        for reaped in await Ledger(self.store).reap(policies):
+            log.warning(
+                "delivery %s on %s was abandoned by its worker: %s%s",
+                reaped.delivery_id,
+                reaped.channel,
+                reaped.outcome,
+                " (in doubt)" if reaped.in_doubt else "",
+            )
+            self.wake.set()
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM set ``stop``; returns a function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove

@@ -1,0 +1,278 @@
+"""Queries on articles and channel state. Delivery lifecycle queries live in ``ledger``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from distributor import db, errors
+from distributor.clock import Clock, utcnow
+from distributor.config import StoreConfig
+from distributor.models import (
+    Article,
+    ArticleStatus,
+    ChannelState,
+    Delivery,
+    DeliveryStatus,
+    Operation,
+)
+from distributor.types import ArticleDraft
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What happened when a story was queued: its id and whether it was new."""
+
+    article_id: int
+    created: bool
+
+
+class Store:
+    """The database: one engine, short transactions, aware UTC times from ``clock``."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(
+        cls, config: StoreConfig, *, clock: Clock = utcnow, auto_upgrade: bool | None = None
+    ) -> Store:
+        """Connect; SQLite is migrated automatically, other stores must already be current."""
+        engine = db.create_engine(config.url, echo=config.echo)
+        if auto_upgrade is None:
+            auto_upgrade = engine.dialect.name == "sqlite"
+        try:
+            await db.ensure_schema(engine, auto_upgrade=auto_upgrade)
+        except errors.StoreError:
+            await engine.dispose()
+            raise
+        except Exception as exc:
+            await engine.dispose()
+            raise errors.StoreError(
+                f"cannot open the store at {db.safe_url(config.url)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return cls(engine, clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def insert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that supports ``on_conflict_do_nothing`` on this backend."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    # -- articles ---------------------------------------------------------------------------
+
+    async def add_article(self, draft: ArticleDraft) -> Queued:
+        """Queue a story once: a second copy (same id, URL or text) is a no-op."""
+        now = self.clock()
+        values = {
+            "dedup_key": draft.dedup_key,
+            "external_id": draft.external_id,
+            "title": draft.title,
+            "standfirst": draft.standfirst,
+            "body": draft.body,
+            "body_format": draft.body_format,
+            "url": draft.url,
+            "image": draft.image,
+            "language": draft.language,
+            "tags": list(draft.tags),
+            "priority": draft.priority,
+            "publish_at": draft.publish_at,
+            "status": ArticleStatus.QUEUED,
+            "version": 1,
+            "source": draft.source,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt = (
+            self.insert(Article)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(Article.id)
+        )
+        async with self.session() as session, session.begin():
+            new_id = (await session.execute(stmt)).scalar_one_or_none()
+            if new_id is not None:
+                return Queued(new_id, True)
+            existing = await session.scalar(
+                select(Article.id).where(Article.dedup_key == draft.dedup_key)
+            )
+        assert existing is not None
+        return Queued(existing, False)
+
+    async def get_article(self, article_id: int) -> Article | None:
+        async with self.session() as session:
+            return await session.get(Article, article_id)
+
+    async def articles(self, ids: Sequence[int]) -> dict[int, Article]:
+        if not ids:
+            return {}
+        async with self.session() as session:
+            rows = await session.scalars(select(Article).where(Article.id.in_(ids)))
+            return {a.id: a for a in rows}
+
+    async def recent_articles(self, limit: int = 50) -> list[Article]:
+        async with self.session() as session:
+            rows = await session.scalars(
+                select(Article).order_by(Article.publish_at.desc(), Article.id.desc()).limit(limit)
+            )
+            return list(rows)
+
+    async def deliveries_for(self, article_ids: Sequence[int]) -> list[Delivery]:
+        if not article_ids:
+            return []
+        async with self.session() as session:
+            rows = await session.scalars(
+                select(Delivery)
+                .where(Delivery.article_id.in_(article_ids))
+                .order_by(Delivery.article_id, Delivery.channel)
+            )
+            return list(rows)
+
+    async def correct_article(self, article_id: int, draft: ArticleDraft) -> int:
+        """Store a new version; every post already out is scheduled for an edit.
+
+        Returns how many deliveries will be edited. Not-yet-sent deliveries simply carry the new
+        version when their turn comes.
+        """
+        now = self.clock()
+        async with self.session() as session, session.begin():
+            article = await session.get(Article, article_id, with_for_update=True)
+            if article is None:
+                raise LookupError(f"no article with id {article_id}")
+            if article.status == ArticleStatus.RETRACTED:
+                raise ValueError(f"article {article_id} was retracted; it cannot be corrected")
+            article.title = draft.title
+            article.standfirst = draft.standfirst
+            article.body = draft.body
+            article.body_format = draft.body_format
+            article.url = draft.url or article.url
+            article.image = draft.image
+            article.language = draft.language
+            article.tags = list(draft.tags) or article.tags
+            article.version += 1
+            article.updated_at = now
+            result = await session.execute(
+                update(Delivery)
+                .where(Delivery.article_id == article_id, Delivery.status == DeliveryStatus.SENT)
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    operation=Operation.EDIT,
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error=None,
+                    updated_at=now,
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def retract_article(self, article_id: int) -> int:
+        """Withdraw a story: posts already out are deleted, the others never go out.
+
+        Returns how many deliveries will be deleted from their platform.
+        """
+        now = self.clock()
+        async with self.session() as session, session.begin():
+            article = await session.get(Article, article_id, with_for_update=True)
+            if article is None:
+                raise LookupError(f"no article with id {article_id}")
+            article.status = ArticleStatus.RETRACTED
+            article.updated_at = now
+            # A post already out (or being edited) gets deleted ...
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.article_id == article_id,
+                    func.json_array_length(Delivery.refs) > 0,
+                    Delivery.status.in_(
+                        [DeliveryStatus.SENT, DeliveryStatus.PENDING, *DeliveryStatus.RETRYABLE]
+                    ),
+                )
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    operation=Operation.DELETE,
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error=None,
+                    updated_at=now,
+                )
+            )
+            # ... and one that never went out is cancelled.
+            await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.article_id == article_id,
+                    Delivery.operation == Operation.SEND,
+                    Delivery.status.in_([DeliveryStatus.PENDING, *DeliveryStatus.RETRYABLE]),
+                )
+                .values(status=DeliveryStatus.CANCELLED, updated_at=now)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- channel state ----------------------------------------------------------------------
+
+    async def channel_states(self) -> dict[str, ChannelState]:
+        async with self.session() as session:
+            rows = await session.scalars(select(ChannelState))
+            return {row.channel: row for row in rows}
+
+    async def paused_channels(self) -> dict[str, str]:
+        async with self.session() as session:
+            rows = await session.execute(
+                select(ChannelState.channel, ChannelState.reason).where(ChannelState.paused)
+            )
+            return {name: reason or "" for name, reason in rows}
+
+    async def _upsert_state(self, channel: str, **values: Any) -> None:
+        now = self.clock()
+        stmt = self.insert(ChannelState).values(
+            channel=channel, data={}, paused=False, updated_at=now, **values
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["channel"], set_={**values, "updated_at": now}
+        )
+        async with self.session() as session, session.begin():
+            await session.execute(stmt)
+
+    async def pause_channel(self, channel: str, reason: str) -> bool:
+        """Pause a channel; returns False when it was paused already (so alert only once)."""
+        async with self.session() as session:
+            state = await session.get(ChannelState, channel)
+            if state is not None and state.paused:
+                return False
+        await self._upsert_state(channel, paused=True, reason=reason, paused_at=self.clock())
+        return True
+
+    async def resume_channel(self, channel: str) -> bool:
+        async with self.session() as session:
+            state = await session.get(ChannelState, channel)
+            if state is None or not state.paused:
+                return False
+        await self._upsert_state(channel, paused=False, reason=None, paused_at=None)
+        return True
+
+    async def channel_data(self, channel: str) -> dict[str, str]:
+        async with self.session() as session:
+            state = await session.get(ChannelState, channel)
+            return dict(state.data) if state is not None else {}
+
+    async def set_channel_data(self, channel: str, key: str, value: str) -> None:
+        data = await self.channel_data(channel)
+        data[key] = value
+        await self._upsert_state(channel, data=data)

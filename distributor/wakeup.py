@@ -1,0 +1,85 @@
+"""Wake every worker the moment a story is queued, instead of waiting for the next poll.
+
+PostgreSQL: ``NOTIFY distributor_wake`` in the queueing transaction, ``LISTEN`` in workers.
+SQLite: no server to notify through, so workers watch ``PRAGMA data_version``, which changes
+whenever another connection commits (a cheap read every 200 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiosqlite
+from sqlalchemy import text
+
+from distributor.store import Store
+
+log = logging.getLogger("distributor.wakeup")
+
+CHANNEL = "distributor_wake"
+SQLITE_POLL_SECONDS = 0.2
+
+
+async def notify(store: Store) -> None:
+    """Tell running workers there is new work (no-op on SQLite: they see the commit)."""
+    if store.dialect == "postgresql":
+        async with store.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+
+async def listen(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set ``wake`` whenever another process queues work, until ``stop``; survives outages."""
+    while not stop.is_set():
+        try:
+            if store.dialect == "postgresql":
+                await _listen_postgres(store, wake, stop)
+            else:
+                await _watch_sqlite(store, wake, stop)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the periodic tick still runs; try to listen again soon
+            log.warning("wake-up listener failed (%s); retrying in 5 s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 5)
+
+
+async def _listen_postgres(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    async with store.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        if not hasattr(driver, "add_listener"):
+            log.info("this PostgreSQL driver cannot LISTEN; relying on the periodic tick")
+            await stop.wait()
+            return
+
+        def on_notify(*_args: object) -> None:
+            wake.set()
+
+        await driver.add_listener(CHANNEL, on_notify)
+        try:
+            await stop.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(CHANNEL, on_notify)
+
+
+async def _watch_sqlite(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    database = store.engine.url.database
+    if not database or database == ":memory:":
+        await stop.wait()
+        return
+    async with aiosqlite.connect(database) as conn:
+        last = None
+        while not stop.is_set():
+            async with conn.execute("PRAGMA data_version") as cursor:
+                row = await cursor.fetchone()
+            version = row[0] if row else None
+            if last is not None and version != last:
+                wake.set()
+            last = version
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SQLITE_POLL_SECONDS)
