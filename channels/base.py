@@ -70,6 +70,12 @@ class ChannelAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+class ProgressSink(Protocol):
+    """Receives progress of long sends (an email fan-out) for a progress bar."""
+
+    def update(self, channel: str, key: str, done: int, total: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterContext:
     """Everything an adapter may need from the core, passed in rather than imported."""
@@ -80,3 +86,4 @@ class AdapterContext:
     outbox_dir: Path
     pacer: Pacer
     store: Store | None = None
+    progress: ProgressSink | None = None
