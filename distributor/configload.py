@@ -64,7 +64,7 @@ def load_config(
     if not isinstance(source.data, dict):
         raise errors.ConfigError([f"{path}:1: the file must be a mapping of keys (version: 1 …)"])
     app, channels = _validate(source, problems)
-    _check_channels(channels, source, path, problems)
+    _check_templates(channels, source, path, problems)
     if app is not None:
         _check_references(app, source, problems)
     if problems or app is None:
@@ -100,7 +100,16 @@ def _validate(
     if not isinstance(raw_channels, list):
         problems.append(f"{source.where(('channels',))}: must be a list of channels")
         raw_channels = []
+    seen: dict[str, int] = {}
     for index, raw in enumerate(raw_channels):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name in seen:
+            problems.append(
+                f"{source.where(('channels', index, 'name'))}: duplicate channel name "
+                f"{name!r} (first at channels[{seen[name]}])"
+            )
+        elif isinstance(name, str):
+            seen[name] = index
         channel = _validate_channel(raw, index, source, problems)
         if channel is not None:
             channels.append((index, channel))
@@ -136,17 +145,9 @@ def _validate_channel(
         return None
 
 
-def _check_channels(
+def _check_templates(
     channels: list[tuple[int, ChannelConfig]], source: YamlSource, path: Path, problems: list[str]
 ) -> None:
-    names: dict[str, int] = {}
-    for index, channel in channels:
-        if channel.name in names:
-            problems.append(
-                f"{source.where(('channels', index, 'name'))}: duplicate channel name "
-                f"{channel.name!r} (first at channels[{names[channel.name]}])"
-            )
-        names.setdefault(channel.name, index)
     renderer = Renderer([path.parent])
     for index, channel in channels:
         spec = registry.get(channel.platform)

@@ -70,13 +70,19 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(dispatch.concurrency)
 
     def story_channels(self) -> list[str]:
-        """Channels that take stories (the alerts-only channel is not one of them)."""
-        return [c.name for c in self.app.channels if c.enabled and c.name in self.adapters]
+        """Channels that take stories: enabled ones, except the admins' alerts channel."""
+        return [
+            c.name
+            for c in self.app.channels
+            if c.enabled and c.name in self.adapters and c.name != self.app.alerts.channel
+        ]
 
     async def tick(self) -> TickReport:
         """One pass: route what is due, then claim and process one batch."""
         report = TickReport()
-        report.routed = len(await self.ledger.route_due(self.app.channels))
+        names = set(self.story_channels())
+        routable = [c for c in self.app.channels if c.name in names]
+        report.routed = len(await self.ledger.route_due(routable))
         paused = await self.store.paused_channels()
         channels = [name for name in self.story_channels() if name not in paused]
         if self.stopping:

@@ -241,9 +241,8 @@ class Store:
 
     async def _upsert_state(self, channel: str, **values: Any) -> None:
         now = self.clock()
-        stmt = self.insert(ChannelState).values(
-            channel=channel, data={}, paused=False, updated_at=now, **values
-        )
+        row: dict[str, Any] = {"data": {}, "paused": False, **values}
+        stmt = self.insert(ChannelState).values(channel=channel, updated_at=now, **row)
         stmt = stmt.on_conflict_do_update(
             index_elements=["channel"], set_={**values, "updated_at": now}
         )

@@ -1,0 +1,154 @@
+"""The command line as an editor and an admin use it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distributor.resources import samples_dir
+from tests.helpers import outbox_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env.pop("DISTRIBUTOR_CONFIG", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "distributor", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "news.yaml"
+    data = outbox_config(f"sqlite+aiosqlite:///{tmp_path / 'news.sqlite3'}", tmp_path)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def test_zero_config_demo_writes_one_file_per_channel_and_story(tmp_path: Path) -> None:
+    result = cli("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    stories = len(list(samples_dir().iterdir()))
+    for channel in ("telegram", "discord", "email"):
+        assert len(list((tmp_path / "outbox" / channel).glob("*-send.*"))) == stories
+    assert (tmp_path / "distributor.sqlite3").exists()
+    again = cli("demo", cwd=tmp_path)
+    assert again.returncode == 0 and "already queued" in again.stdout
+    assert "posted 0 deliveries" in again.stdout
+
+
+def test_queue_reports_each_file_and_keeps_going(tmp_path: Path, config_file: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01binary")
+    sample = samples_dir() / "pont-saone.fr.txt"
+    result = cli("queue", "-c", str(config_file), str(bad), str(sample), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "queued #1" in result.stdout
+    assert f"{bad}: binary file" in result.stderr
+    assert "Traceback" not in result.stderr
+    again = cli("queue", "-c", str(config_file), str(sample), cwd=tmp_path)
+    assert again.returncode == 0 and "already queued as #1" in again.stdout
+
+
+def test_status_json_and_table(tmp_path: Path, config_file: Path) -> None:
+    sample = samples_dir() / "library-hours.en.json"
+    env = {"DISTRIBUTOR_CONFIG": str(config_file)}
+    assert cli("queue", str(sample), cwd=tmp_path, env=env).returncode == 0
+    assert cli("run", "--once", cwd=tmp_path, env=env).returncode == 0
+    status = cli("status", "--json", cwd=tmp_path, env=env)
+    data = json.loads(status.stdout)
+    [article] = data["articles"]
+    assert {name: d["status"] for name, d in article["deliveries"].items()} == {
+        "telegram": "sent",
+        "discord": "sent",
+        "email": "sent",
+    }
+    table = cli("status", cwd=tmp_path, env=env)
+    assert table.returncode == 0
+    assert "City libraries to open on Sundays" in table.stdout and "✓ sent" in table.stdout
+
+
+def test_check_config_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\nchannels:\n"
+        "  - {name: t, platform: telegram, chat: '@abcd', token: '${NOPE}'}\n"
+    )
+    result = cli("check-config", "-c", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{bad}:3: channels[0].token: environment variable NOPE is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_never_prints_secrets(tmp_path: Path) -> None:
+    token = "123456:SECRETSECRETSECRETSECRETSECRET"
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "version: 1\nchannels:\n  - {name: t, platform: telegram, chat: '@abcd', token: '${TG}'}\n"
+    )
+    result = cli("check-config", "-c", str(good), "-vv", cwd=tmp_path, env={"TG": token})
+    assert result.returncode == 0, result.stderr
+    assert "SECRETSECRET" not in result.stdout + result.stderr
+    assert "t: telegram → @abcd" in result.stdout
+
+
+def test_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "pg.yaml"
+    config.write_text(
+        "version: 1\nstore: {url: 'postgresql+asyncpg://nobody:pw@127.0.0.1:1/none'}\n"
+    )
+    result = cli("status", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        "cannot open the store at postgresql+asyncpg://nobody:***@127.0.0.1:1/none" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path: Path, config_file: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DISTRIBUTOR_CONFIG": str(config_file)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distributor", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        sample = samples_dir() / "pont-saone.fr.txt"
+        queued = cli(
+            "queue", str(sample), cwd=tmp_path, env={"DISTRIBUTOR_CONFIG": str(config_file)}
+        )
+        assert queued.returncode == 0
+        outbox = tmp_path / "outbox"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(list(outbox.glob("*/*-send.*"))) < 3:
+            time.sleep(0.1)
+        assert len(list(outbox.glob("*/*-send.*"))) == 3  # woken by the queue, no poll wait
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "done: 3 posted" in out
