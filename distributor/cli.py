@@ -226,8 +226,11 @@ def run(
     """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due)."""
     from distributor.service import Service, install_signal_handlers
 
+    from distributor.progress import ProgressBars
+
     loaded = load(ctx, config_path, max(verbose, 0 if once else 1))
-    service = Service(loaded, dry_run=dry_run)
+    bars = ProgressBars(err)
+    service = Service(loaded, dry_run=dry_run, progress=bars)
 
     async def serve() -> None:
         if once:
@@ -245,7 +248,8 @@ def run(
             highlight=False,
         )
 
-    run_async(serve())
+    with bars:
+        run_async(serve())
 
 
 @main.command()

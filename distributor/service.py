@@ -21,7 +21,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from channels.base import AdapterContext, ChannelAdapter
+from channels.base import AdapterContext, ChannelAdapter, ProgressSink
 from distributor import adapters as adapter_factory
 from distributor import wakeup
 from distributor.alerts import Alerter
@@ -49,12 +49,14 @@ class Service:
         dry_run: bool = False,
         clock: Clock = utcnow,
         workdir: Path | None = None,
+        progress: ProgressSink | None = None,
     ) -> None:
         self.loaded = loaded
         self.app = loaded.app
         self.dry_run = dry_run
         self.clock = clock
         self.workdir = workdir or Path.cwd()
+        self.progress = progress
         self.owner = worker_id()
         self.wake = asyncio.Event()
         self.store: Store | None = None
@@ -73,6 +75,7 @@ class Service:
             outbox_dir=adapter_factory.outbox_dir(self.app, self.workdir),
             pacer=self.pacer,
             store=self.store,
+            progress=self.progress,
         )
         self.adapters = adapter_factory.build_adapters(self.app, context, dry_run=self.dry_run)
         for adapter in self.adapters.values():
