@@ -123,3 +123,23 @@ async def store(store_url: str, clock: FakeClock) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+REDIS_URL = os.environ.get("DISTRIBUTOR_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the tests share; skipped without a server, a failure when CI is set."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"Redis is required when CI is set: {exc}")
+        pytest.skip(f"Redis not available: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
