@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -88,10 +91,45 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+# Any constant works; it only has to be the same in every process migrating this database.
+_MIGRATION_LOCK = 0x6469737472  # "distr"
+
+
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the latest migration (idempotent)."""
+    """Bring the schema to the latest migration (idempotent, safe for concurrent processes).
+
+    Two processes starting together on a fresh database must not both create the tables:
+    PostgreSQL serialises them with an advisory lock held by the migrating transaction;
+    SQLite, whose driver runs DDL outside transactions, with a lock file beside the database.
+    """
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            lock = await asyncio.to_thread(_lock_file, Path(database + ".migrate-lock"))
+            try:
+                await _upgrade_in_transaction(engine)
+            finally:
+                await asyncio.to_thread(_unlock_file, lock)
+            return
+    await _upgrade_in_transaction(engine)
+
+
+async def _upgrade_in_transaction(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(_upgrade)
+
+
+def _lock_file(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _unlock_file(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -112,14 +112,13 @@ class Service:
         assert self.store is not None
         total = TickReport()
         scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(
-            self.wake.set, "interval", seconds=self.app.dispatch.tick_seconds, id="tick"
-        )
+        scheduler.add_job(self._wake, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
         scheduler.add_job(
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
         )
         scheduler.start()
         listener = asyncio.create_task(wakeup.listen(self.store, self.wake, stop))
+        stopper = asyncio.create_task(_stop_when(stop, dispatcher))
         self.wake.set()
         try:
             while not stop.is_set():
@@ -136,9 +135,10 @@ class Service:
         finally:
             dispatcher.stopping = True
             scheduler.shutdown(wait=False)
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (listener, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.close()
         return total
 
@@ -149,9 +149,12 @@ class Service:
             return
         # Never in the past, and a hair late rather than early so the work is really due.
         run_at = max(due, self.clock()) + timedelta(milliseconds=5)
-        scheduler.add_job(
-            self.wake.set, "date", run_date=run_at, id="next-due", replace_existing=True
-        )
+        scheduler.add_job(self._wake, "date", run_date=run_at, id="next-due", replace_existing=True)
+
+    async def _wake(self) -> None:
+        # A coroutine, so APScheduler runs it on the event loop: asyncio.Event is not
+        # thread-safe, and a plain function would run in the scheduler's thread pool.
+        self.wake.set()
 
     async def _reap(self) -> None:
         if self.store is None:
@@ -169,6 +172,12 @@ class Service:
                 " (in doubt)" if reaped.in_doubt else "",
             )
             self.wake.set()
+
+
+async def _stop_when(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
+    # Deliveries not started yet go back to the queue; the ones in flight finish.
+    await stop.wait()
+    dispatcher.stopping = True
 
 
 async def _first(*waits: Awaitable[object]) -> None:

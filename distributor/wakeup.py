@@ -60,6 +60,7 @@ async def _listen_postgres(store: Store, wake: asyncio.Event, stop: asyncio.Even
             wake.set()
 
         await driver.add_listener(CHANNEL, on_notify)
+        wake.set()  # anything queued before we listened is picked up by this tick
         try:
             await stop.wait()
         finally:
@@ -78,8 +79,8 @@ async def _watch_sqlite(store: Store, wake: asyncio.Event, stop: asyncio.Event) 
             async with conn.execute("PRAGMA data_version") as cursor:
                 row = await cursor.fetchone()
             version = row[0] if row else None
-            if last is not None and version != last:
-                wake.set()
+            if version != last:
+                wake.set()  # the first read too: a commit just before we watched counts
             last = version
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SQLITE_POLL_SECONDS)

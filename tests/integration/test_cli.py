@@ -144,7 +144,9 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path, config_file: Path) -> None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and len(list(outbox.glob("*/*-send.*"))) < 3:
             time.sleep(0.1)
-        assert len(list(outbox.glob("*/*-send.*"))) == 3  # woken by the queue, no poll wait
+        if len(list(outbox.glob("*/*-send.*"))) != 3:  # woken by the queue, no poll wait
+            process.kill()
+            pytest.fail(f"the worker did not post: {process.communicate()[1]}")
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     finally:

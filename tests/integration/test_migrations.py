@@ -1,0 +1,36 @@
+"""Schema migrations: idempotent, and safe when several processes start at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import inspect
+
+from distributor import db
+
+
+async def test_concurrent_upgrades_of_a_fresh_database(store_url: str) -> None:
+    engines = [db.create_engine(store_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.upgrade(engine) for engine in engines))
+        await db.upgrade(engines[0])  # and again: nothing to do
+        assert await db.current_revision(engines[0]) == db.head_revision()
+        async with engines[0].connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"articles", "deliveries", "channel_state", "alembic_version"} <= tables
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_a_store_behind_the_code_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from distributor import errors
+
+    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        with pytest.raises(errors.StoreError, match="distributor db upgrade"):
+            await db.ensure_schema(engine, auto_upgrade=False)
+    finally:
+        await engine.dispose()
