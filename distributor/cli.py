@@ -224,9 +224,8 @@ def run(
     ctx: click.Context, config_path: Path | None, verbose: int, once: bool, dry_run: bool
 ) -> None:
     """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due)."""
-    from distributor.service import Service, install_signal_handlers
-
     from distributor.progress import ProgressBars
+    from distributor.service import Service, install_signal_handlers
 
     loaded = load(ctx, config_path, max(verbose, 0 if once else 1))
     bars = ProgressBars(err)
