@@ -92,9 +92,11 @@ def fit_draft(
 ) -> Draft:
     """Fit a whole post: shorten the summary first, then drop the promo, then cut the title."""
     for promo in (True, False):
-        summary = fit_summary(
-            sentences, lambda s, promo=promo: fits(Draft(title, s, promo)), max_chars
-        )
+
+        def fits_with(summary: str, promo: bool = promo) -> bool:
+            return fits(Draft(title, summary, promo))
+
+        summary = fit_summary(sentences, fits_with, max_chars)
         if summary is not None:
             return Draft(title, summary, promo)
     short_title = cut_with_ellipsis(title, lambda t: fits(Draft(t, "", False)))

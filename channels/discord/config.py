@@ -13,26 +13,51 @@ DEFAULT_TEMPLATE = "discord/article.md.j2"
 WEBHOOK_URL = re.compile(
     r"^https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/(\d{17,20})/([\w-]{60,})/?$"
 )
+API_BASE_URL = re.compile(r"^https?://[^\s/?#]+(?:/[^\s?#]*)?$")
+# Discord has never said whether its limits count code points or UTF-16 units; config text is
+# checked against the stricter reading so that it can never be the part Discord refuses.
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+
+
+def utf16_units(text: str) -> int:
+    """Length in UTF-16 code units, ends trimmed (Discord does not count outer whitespace)."""
+    return len(text.strip().encode("utf-16-le")) // 2
 
 
 class DiscordChannelConfig(ChannelConfig):
     platform: Literal["discord"]
     mode: Literal["webhook", "bot"] = "webhook"
     webhook_url: SecretStr | None = None
-    thread_id: int | None = Field(default=None, description="post into this thread")
+    thread_id: int | None = Field(default=None, description="post into this thread (webhook mode)")
     username: str | None = Field(default=None, min_length=1, max_length=80)
     avatar_url: str | None = None
     token: SecretStr | None = Field(default=None, description="bot token (bot mode)")
-    channel_id: int | None = Field(default=None, description="channel id (bot mode)")
-    api_base_url: str | None = Field(default=None, description="HTTP proxy in front of the API")
+    channel_id: int | None = Field(default=None, description="channel or thread id (bot mode)")
+    api_base_url: str | None = Field(
+        default=None,
+        description="API root for every Discord channel of the process, e.g. an HTTP proxy",
+    )
     colour: int = Field(default=0x1F6FEB, ge=0, le=0xFFFFFF)
-    source_name: str | None = Field(default=None, max_length=256)
+    source_name: str | None = Field(default=None, max_length=AUTHOR_LIMIT)
     source_url: str | None = None
-    footer: str | None = Field(default=None, max_length=2048)
+    footer: str | None = Field(default=None, max_length=FOOTER_LIMIT)
     mention_role: int | None = Field(
         default=None, description="role pinged for breaking news; the only mention ever allowed"
     )
     mention_min_priority: int = Field(default=10, description="priority that counts as breaking")
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="one HTTP request; a slower answer is retried"
+    )
+    max_ratelimit_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="sleep through a shorter 429 in place; a longer one is retried later",
+    )
+    requests_per_second: int = Field(
+        default=45, ge=1, le=50, description="pace under Discord's global 50 requests/s"
+    )
 
     @field_validator("colour", mode="before")
     @classmethod
@@ -44,8 +69,42 @@ class DiscordChannelConfig(ChannelConfig):
             return int(match.group(1), 16)
         return value
 
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not API_BASE_URL.match(value):
+            raise ValueError("api_base_url must be an http(s) URL such as https://proxy/api/v10")
+        return value.rstrip("/")
+
+    @field_validator("footer")
+    @classmethod
+    def _footer_units(cls, value: str | None) -> str | None:
+        if value is not None and utf16_units(value) > FOOTER_LIMIT:
+            raise ValueError(f"footer must be at most {FOOTER_LIMIT} characters (UTF-16 units)")
+        return value
+
+    @field_validator("source_name")
+    @classmethod
+    def _author_units(cls, value: str | None) -> str | None:
+        if value is not None and utf16_units(value) > AUTHOR_LIMIT:
+            raise ValueError(
+                f"source_name must be at most {AUTHOR_LIMIT} characters (UTF-16 units)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _mode_keys(self) -> DiscordChannelConfig:
+        if self.mode == "bot":
+            webhook_only = [
+                key for key in ("thread_id", "username", "avatar_url") if getattr(self, key)
+            ]
+            if webhook_only:
+                raise ValueError(
+                    f"{', '.join(webhook_only)}: webhook mode only (in bot mode, "
+                    "put a thread's id in channel_id)"
+                )
         if self.dry_run:
             return self
         if self.mode == "webhook":
@@ -59,11 +118,14 @@ class DiscordChannelConfig(ChannelConfig):
             raise ValueError("bot mode needs token (e.g. ${DISCORD_BOT_TOKEN}) and channel_id")
         return self
 
+    def webhook_id(self) -> int | None:
+        """The webhook's id (public: it is in every message the webhook posts)."""
+        found = WEBHOOK_URL.match(self.webhook_url.get_secret_value()) if self.webhook_url else None
+        return int(found.group(1)) if found else None
+
     def describe_target(self) -> str:
         if self.mode == "bot":
             return f"channel {self.channel_id}"
-        webhook = (
-            WEBHOOK_URL.match(self.webhook_url.get_secret_value()) if self.webhook_url else None
-        )
-        where = f"webhook {webhook.group(1)}" if webhook else "webhook"
+        webhook = self.webhook_id()
+        where = f"webhook {webhook}" if webhook else "webhook"
         return where + (f" thread {self.thread_id}" if self.thread_id else "")

@@ -68,10 +68,13 @@ class DiscordPayloads:
         embed: dict[str, Any] = {
             "type": "rich",
             "title": draft.title,
-            "description": self.renderer.render(self.template, context).strip(),
             "color": self.config.colour,
             "timestamp": view.published_at.isoformat(),
         }
+        description = self.renderer.render(self.template, context).strip()
+        if description:
+            # An alert or a bare headline may render nothing here; a title-only embed is valid.
+            embed["description"] = description
         if view.url:
             embed["url"] = view.url
         if view.image:
@@ -86,9 +89,11 @@ class DiscordPayloads:
         return embed
 
     def _fits(self, embed: dict[str, Any]) -> bool:
+        # No lower bound on the description: fitting starts from an empty summary, which must
+        # fit whenever the title alone does.
         return (
             units(embed["title"]) <= TITLE_LIMIT
-            and 0 < units(embed["description"]) <= DESCRIPTION_LIMIT
+            and units(embed.get("description")) <= DESCRIPTION_LIMIT
             and embed_total(embed) <= EMBEDS_TOTAL_LIMIT
         )
 

@@ -106,6 +106,7 @@ class FakeDiscordAPI(DiscordState):
         self._limiter = RateLimiter(rate_limits, seed) if rate_limits is not None else None
         self._faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
+        self.latency = 0.0  # seconds added to every answer (benchmarks: a distant server)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._closing: asyncio.Event | None = None
@@ -281,6 +282,8 @@ class FakeDiscordAPI(DiscordState):
             query=dict(request.query),
         )
         self.requests.append(rec)
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         path = request.path
         call, exists = (
             match_route(request.method, path[len(API_PREFIX) :])

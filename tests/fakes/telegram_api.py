@@ -86,6 +86,7 @@ class FakeTelegramAPI(MethodsMixin, FaultsMixin):
         self.deleted: list[StoredMessage] = []
         self.requests: list[RecordedRequest] = []
         self.fault_timeout_seconds = 6.0  # above python-telegram-bot's 5 s read timeout
+        self.latency = 0.0  # seconds added to every answer (benchmarks: a distant server)
         self._rules: list[FaultRule] = []
         self._refusals: list[tuple[Callable[[str], bool], str]] = []
         self._file_ids: dict[str, list[dict[str, Any]]] = {}
@@ -301,6 +302,8 @@ class FakeTelegramAPI(MethodsMixin, FaultsMixin):
         record = RecordedRequest(self.now(), name, chat_key,
                                  params={k: str(v) for k, v in params.items()})  # fmt: skip
         self.requests.append(record)
+        if self.latency > 0:
+            await self._hold(self.latency)
         if request.match_info["token"] not in self.tokens:
             return _reply(record, ApiError(401, "Unauthorized: invalid token specified"))
         handler = self.METHODS.get(method)
