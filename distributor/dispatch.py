@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from channels.base import ChannelAdapter
-from distributor import errors, views
+from distributor import errors, inflight, views
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
 from distributor.ledger import Ledger
@@ -158,10 +158,9 @@ class Dispatcher:
             if delivery.operation != Operation.DELETE:
                 view = views.article_view(article, adapter.config, self.app, self.lead)
                 message = adapter.builder.render(view)
-            if not await self.ledger.mark_started(delivery, self.owner):
-                log.warning("lost the lease on delivery %s; another worker has it", delivery.id)
-                return
-            result = await self._call(adapter, delivery, message, ticket)
+            result = await self._call_marking_start(adapter, delivery, message, ticket)
+        except errors.LeaseLost:
+            log.warning("lost the lease on delivery %s; another worker has it", delivery.id)
         except errors.DeliveryError as exc:
             await self._failed(delivery, adapter, exc, report)
         except errors.TemplateError as exc:
@@ -190,6 +189,32 @@ class Dispatcher:
     async def _paused(self, channel: str) -> bool:
         # A channel paused by an earlier failure in this batch must not be hit again.
         return channel in await self.store.paused_channels()
+
+    async def _call_marking_start(
+        self,
+        adapter: ChannelAdapter,
+        delivery: Delivery,
+        message: RenderedMessage | None,
+        ticket: DeliveryTicket,
+    ) -> SendResult | None:
+        """Call the adapter; the delivery is marked started when its first request leaves."""
+        marked = False
+
+        async def mark() -> None:
+            nonlocal marked
+            if marked:
+                return
+            marked = True
+            if not await self.ledger.mark_started(delivery, self.owner):
+                raise errors.LeaseLost(
+                    "another worker took this delivery over", channel=delivery.channel
+                )
+
+        token = inflight.install(mark)
+        try:
+            return await self._call(adapter, delivery, message, ticket)
+        finally:
+            inflight.reset(token)
 
     async def _call(
         self,

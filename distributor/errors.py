@@ -109,6 +109,10 @@ class RateLimited(TransientDeliveryError):
         )
 
 
+class LeaseLost(TransientDeliveryError):
+    """Another worker took over this delivery (our lease expired): do not send."""
+
+
 class PermanentDeliveryError(DeliveryError):
     """The platform rejected this message; sending it again would fail the same way."""
 

@@ -26,6 +26,7 @@ from types import SimpleNamespace
 
 import aiohttp
 
+from distributor import inflight
 from distributor.pacing import Pacer, Slot
 
 DEFAULT_RETRY_AFTER = 60.0  # a 429 that names no wait (a proxy's, Cloudflare's ban)
@@ -105,6 +106,8 @@ async def _on_request_start(
     if exchange is None:
         return
     await exchange.rules.pacer.acquire(exchange.rules.slots)
+    if params.method != "GET":
+        await inflight.about_to_send()  # paced and leaving now: from here a crash is in doubt
     exchange.requests += 1
     exchange.arm()
 
