@@ -13,17 +13,34 @@ DEFAULT_TEMPLATE = "telegram/article.html.j2"
 
 
 class LinkPreview(Strict):
+    """The preview of the story's link under a text post (photo posts have none)."""
+
     enabled: bool = True
     prefer_large_media: bool = False
     show_above_text: bool = False
 
 
 class TelegramRates(Strict):
-    """Pacing below Telegram's flood limits (PLATFORMS.md §1.6); lower them, never raise them."""
+    """Pacing below Telegram's flood limits (PLATFORMS.md §1.6); lower them, never raise them.
 
-    per_bot_per_second: int = Field(default=30, ge=1)
-    per_group_per_minute: int = Field(default=20, ge=1)
-    per_chat_per_second: int = Field(default=1, ge=1)
+    ``safety_margin`` is the share of each limit left unused: the pacer measures time on this
+    machine, Telegram on its own, and the request latency between the two must not turn a
+    paced burst into a 429.
+    """
+
+    per_bot_per_second: int = Field(default=30, ge=1, description="all chats of one bot token")
+    per_group_per_minute: int = Field(default=20, ge=1, description="each group or channel")
+    per_chat_per_second: int = Field(default=1, ge=1, description="each chat")
+    safety_margin: float = Field(default=0.1, ge=0.0, le=0.5)
+
+
+class TelegramTimeouts(Strict):
+    """Seconds python-telegram-bot waits on the Bot API (its defaults are 5, 5, 5 and 1)."""
+
+    connect: float = Field(default=5.0, gt=0)
+    read: float = Field(default=10.0, gt=0, description="a send that times out here is in doubt")
+    write: float = Field(default=10.0, gt=0)
+    pool: float = Field(default=5.0, gt=0, description="waiting for a free connection")
 
 
 class TelegramChannelConfig(ChannelConfig):
@@ -35,8 +52,11 @@ class TelegramChannelConfig(ChannelConfig):
     disable_notification: bool = False
     protect_content: bool = False
     images: bool = Field(default=True, description="post stories with an image as a photo")
-    api_base_url: str | None = Field(default=None, description="self-hosted Bot API server")
+    api_base_url: str | None = Field(
+        default=None, description="self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot"
+    )
     rates: TelegramRates = TelegramRates()
+    timeouts: TelegramTimeouts = TelegramTimeouts()
 
     @field_validator("chat", mode="before")
     @classmethod
@@ -45,6 +65,13 @@ class TelegramChannelConfig(ChannelConfig):
             return str(value)
         if isinstance(value, str) and not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+", value):
             raise ValueError("must be @channelname or a numeric chat id")
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:8081/bot")
         return value
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ so a refused photo can fall back to text without rendering again.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -18,8 +19,12 @@ from distributor.fitting import Draft, fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
 
+WEB_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+
 
 class TelegramPayloads:
+    """Renders an article into the Bot API call that posts it (no I/O)."""
+
     platform: ClassVar[str] = "telegram"
 
     def __init__(self, config: TelegramChannelConfig, renderer: Renderer) -> None:
@@ -79,7 +84,8 @@ class TelegramPayloads:
                 "link_preview_options": self.link_preview(view.url),
             },
         }
-        if not (view.image and self.config.images):
+        # Only web images: python-telegram-bot would upload a local path's file.
+        if not (view.image and self.config.images and WEB_URL.match(view.image)):
             return RenderedMessage(payload=message, summary=summary)
         caption, summary = self._fitted(view, html.CAPTION_LIMIT, "photo")
         photo = {
@@ -102,7 +108,11 @@ class TelegramPayloads:
 
 
 def edit_request(payload: Mapping[str, Any], ref: MessageRef | None) -> dict[str, Any]:
-    """editMessageCaption for a photo post, editMessageText for a text post."""
+    """editMessageCaption for a photo post, editMessageText for a text post.
+
+    A photo post whose new version has no image gets the text version as its caption when
+    it fits; otherwise Telegram refuses the edit ("there is no text in the message to edit").
+    """
     params = payload["params"]
     target = {
         "chat_id": ref.target if ref else params["chat_id"],
@@ -114,6 +124,16 @@ def edit_request(payload: Mapping[str, Any], ref: MessageRef | None) -> dict[str
             "params": {**target, "caption": params["caption"], "parse_mode": "HTML"},
         }
     text_params = payload.get("fallback", payload)["params"]
+    if (
+        ref is not None
+        and ref.kind == "photo"
+        and html.length(text_params["text"]) <= (html.CAPTION_LIMIT)
+    ):
+        # The story lost its image: a photo cannot become text, but its caption can say it.
+        return {
+            "method": "editMessageCaption",
+            "params": {**target, "caption": text_params["text"], "parse_mode": "HTML"},
+        }
     return {
         "method": "editMessageText",
         "params": {
@@ -126,6 +146,7 @@ def edit_request(payload: Mapping[str, Any], ref: MessageRef | None) -> dict[str
 
 
 def delete_request(ref: MessageRef | None, chat: str) -> dict[str, Any]:
+    """deleteMessage for a post (the channel's chat when there is no ref, for the outbox)."""
     return {
         "method": "deleteMessage",
         "params": {

@@ -1,0 +1,228 @@
+"""The Telegram transport: post, edit and delete through python-telegram-bot.
+
+Rescues before failures: a photo Telegram cannot use goes out as the text post the builder
+already fitted; HTML Telegram cannot parse goes out once as its plain text; a group upgraded
+to a supergroup is followed to its new id (stored, so restarts keep it) and the call is
+repeated at once. Everything else becomes one of the errors in ``distributor.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from telegram import Message
+from telegram import error as tg
+
+from channels.base import AdapterContext, PayloadBuilder
+from channels.telegram import error_map, html
+from channels.telegram.client import BotClient
+from channels.telegram.config import TelegramChannelConfig
+from channels.telegram.pacing import Operation, TelegramPacing
+from channels.telegram.payload import WEB_URL, TelegramPayloads, delete_request, edit_request
+from distributor import errors, inflight, logs
+from distributor.config import ChannelConfig
+from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+
+CHAT_KEY = "chat_id"
+MIGRATED_FROM_KEY = "chat_id_migrated_from"
+_OPERATIONS: dict[str, Operation] = {
+    "sendMessage": "send",
+    "sendPhoto": "send",
+    "editMessageText": "edit",
+    "editMessageCaption": "edit",
+    "deleteMessage": "delete",
+}
+
+
+class TelegramAdapter:
+    """One Telegram chat (channel, group, forum topic or user), posted to by one bot."""
+
+    supports_edit = True
+    supports_delete = True
+    # The Bot API has no idempotency key: a send that timed out may have been posted.
+    idempotent = False
+
+    def __init__(
+        self, config: TelegramChannelConfig, builder: TelegramPayloads, context: AdapterContext
+    ) -> None:
+        token = config.token.get_secret_value() if config.token is not None else ""
+        if not token:
+            raise errors.ConfigError([f"telegram channel {config.name!r}: token is required"])
+        # First, before PTB logs its API URL (token inside) at DEBUG on construction.
+        logs.install_redaction([token])
+        self.config: ChannelConfig = config
+        self.builder: PayloadBuilder = builder
+        self.settings = config
+        self.context = context
+        self.chat = config.chat
+        # "@name" -> numeric id, learnt from replies: edits name the chat by its id, and
+        # both must draw on the same budget.
+        self._chat_ids: dict[str, str] = {}
+        self.client = BotClient(token, config.api_base_url, config.timeouts)
+        self.pacing = TelegramPacing(config.rates, token, context.pacer)
+
+    def __repr__(self) -> str:
+        return f"TelegramAdapter(channel={self.config.name!r}, chat={self.chat!r})"
+
+    async def start(self) -> None:
+        """Open the HTTP pool; follow a migration to a supergroup recorded by an earlier run."""
+        await self.client.start()
+        store = self.context.store
+        if store is None:
+            return
+        data = await store.channel_data(self.config.name)
+        # Only while the configured chat is still the one that migrated: once the admin
+        # writes a new `chat`, the configuration wins again.
+        if data.get(CHAT_KEY) and data.get(MIGRATED_FROM_KEY) == self.settings.chat:
+            self.chat = data[CHAT_KEY]
+
+    async def aclose(self) -> None:
+        """Close the HTTP pool."""
+        await self.client.aclose()
+
+    # ---------------------------------------------------------------------------- operations
+    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult:
+        """Post the story: as a photo with its caption, else (or if refused) as text.
+
+        ``ticket`` is not sent: the Bot API has no idempotency key (see ``idempotent``).
+        """
+        payload = message.payload
+        notes: list[str] = []
+        if payload["method"] == "sendPhoto":
+            fallback = payload.get("fallback")
+            photo = str(payload["params"].get("photo", ""))
+            if not WEB_URL.match(photo):
+                # PTB would read a local path and upload the file: never for article data.
+                if fallback is None:
+                    raise self._rejected("sendPhoto", "the image is not an http(s) URL")
+                notes.append("the image is not an http(s) URL: sent as text")
+                return await self._send(fallback, notes)
+            try:
+                return await self._send(payload, notes)
+            except errors.PermanentDeliveryError as exc:
+                if fallback is None or not error_map.is_photo_refused(exc.__cause__):
+                    raise
+                notes.append(f"photo refused ({exc.reason}): sent as text")
+                return await self._send(fallback, notes)
+        return await self._send(payload, notes)
+
+    async def edit(
+        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+    ) -> SendResult:
+        """Edit the caption or text of posts already out; "not modified" is a success."""
+        notes: list[str] = []
+        edited: list[MessageRef] = []
+        for ref in refs:
+            self._check_ref(ref, "edit")
+            request = edit_request(message.payload, ref)
+            try:
+                _, chat = await self._call(request["method"], request["params"], notes)
+            except errors.PermanentDeliveryError as exc:
+                if not error_map.is_not_modified(exc.__cause__):
+                    raise
+                notes.append("unchanged on Telegram")
+                chat = ref.target
+            edited.append(MessageRef(chat, ref.message_id, ref.kind, ref.thread))
+        return SendResult(tuple(edited), self.context.clock(), "; ".join(notes))
+
+    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None:
+        """Delete posts; ``NotDeletable`` once Telegram no longer allows it (48 hours)."""
+        missing: list[errors.MessageNotFound] = []
+        for ref in refs:
+            self._check_ref(ref, "delete")
+            request = delete_request(ref, self.chat)
+            try:
+                await self._call(request["method"], request["params"], [])
+            except errors.MessageNotFound as exc:
+                missing.append(exc)  # the others still go
+        if missing and len(missing) == len(refs):
+            raise missing[0]
+
+    # ---------------------------------------------------------------------------- internals
+    async def _send(self, payload: Mapping[str, Any], notes: list[str]) -> SendResult:
+        method = payload["method"]
+        params = {**payload["params"], "chat_id": self.chat}
+        result, _ = await self._call(method, params, notes)
+        if not isinstance(result, Message):
+            raise self._rejected(method, "Telegram did not return the message it posted")
+        self._chat_ids[str(params["chat_id"])] = str(result.chat_id)
+        ref = MessageRef(
+            target=str(result.chat_id),
+            message_id=str(result.message_id),
+            kind="photo" if method == "sendPhoto" else "text",
+            thread=None if result.message_thread_id is None else str(result.message_thread_id),
+        )
+        return SendResult((ref,), self.context.clock(), "; ".join(notes))
+
+    async def _call(
+        self, method: str, params: Mapping[str, Any], notes: list[str]
+    ) -> tuple[Message | bool, str]:
+        """Pace and make one Bot API call, with its rescues; returns (result, chat used).
+
+        Raises:
+            errors.DeliveryError: what the failure means, caused by PTB's exception.
+        """
+        current = dict(params)
+        migrated = plain = False
+        while True:
+            chat = str(current["chat_id"])
+            try:
+                await self.pacing.before(_OPERATIONS[method], self._chat_ids.get(chat, chat))
+                await inflight.about_to_send()  # paced and leaving now: a crash is in doubt
+                return await self.client.call(method, current), chat
+            except tg.ChatMigrated as exc:
+                if migrated:
+                    raise self._error(exc, method) from exc
+                migrated = True
+                await self._migrated(chat, str(exc.new_chat_id), notes)
+                current["chat_id"] = str(exc.new_chat_id)
+            except tg.BadRequest as exc:
+                field = _markup_field(method, current)
+                if plain or field is None or not error_map.is_parse_error(exc):
+                    raise self._error(exc, method) from exc
+                plain = True
+                reason = error_map.text_of(exc)
+                notes.append(f"Telegram could not parse the HTML ({reason}): sent as plain text")
+                current[field] = html.visible_text(current[field])
+                current.pop("parse_mode", None)
+            except tg.RetryAfter as exc:
+                self.pacing.hold(self._chat_ids.get(chat, chat), error_map.retry_after_seconds(exc))
+                raise self._error(exc, method) from exc
+            except tg.TelegramError as exc:
+                raise self._error(exc, method) from exc
+
+    async def _migrated(self, old: str, new: str, notes: list[str]) -> None:
+        notes.append(f"the group became the supergroup {new}")
+        if old != self.chat:
+            return  # an old post's chat (edit, delete): the channel itself already moved
+        self.chat = new
+        store = self.context.store
+        if store is not None:
+            await store.set_channel_data(self.config.name, CHAT_KEY, new)
+            await store.set_channel_data(self.config.name, MIGRATED_FROM_KEY, self.settings.chat)
+
+    def _check_ref(self, ref: MessageRef, operation: str) -> None:
+        if not ref.message_id.isdigit():
+            raise errors.MessageNotFound(
+                f"post {ref.message_id!r} was never on Telegram (sent while in dry-run?)",
+                channel=self.config.name,
+                platform=error_map.PLATFORM,
+                operation=operation,
+            )
+
+    def _error(self, exc: tg.TelegramError, method: str) -> errors.DeliveryError:
+        return error_map.to_delivery_error(exc, channel=self.config.name, operation=method)
+
+    def _rejected(self, method: str, reason: str) -> errors.PermanentDeliveryError:
+        return errors.PermanentDeliveryError(
+            reason, channel=self.config.name, platform=error_map.PLATFORM, operation=method
+        )
+
+
+def _markup_field(method: str, params: Mapping[str, Any]) -> str | None:
+    """The HTML field a plain-text retry rewrites, if the call used parse_mode HTML."""
+    if str(params.get("parse_mode", "")).upper() != "HTML":
+        return None
+    field = "caption" if method in ("sendPhoto", "editMessageCaption") else "text"
+    return field if isinstance(params.get(field), str) else None

@@ -1,0 +1,120 @@
+"""One ``telegram.Bot`` per channel, fed Bot API parameters, its token kept out of sight.
+
+No polling and no ``Application``: posting needs neither, and the distributor paces itself
+(``AIORateLimiter`` only works with ``ExtBot`` and has no per-chat limit, PLATFORMS.md §1.7).
+"""
+
+from __future__ import annotations
+
+import inspect
+import ssl
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from functools import cache
+from typing import Any
+
+import httpx
+from telegram import Bot, LinkPreviewOptions, Message
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from channels.telegram.config import TelegramTimeouts
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+# One channel's posts go out one after another; a few connections cover alerts on top.
+POOL_SIZE = 8
+
+METHODS = {
+    "sendMessage": "send_message",
+    "sendPhoto": "send_photo",
+    "editMessageText": "edit_message_text",
+    "editMessageCaption": "edit_message_caption",
+    "deleteMessage": "delete_message",
+}
+
+
+def base_url(configured: str | None) -> str:
+    """The URL python-telegram-bot appends the token to (``…/bot``), from the admin's value."""
+    if not configured:
+        return DEFAULT_BASE_URL
+    if "{token}" in configured or "{bot_token}" in configured:
+        return configured
+    url = configured.rstrip("/")
+    return url if url.endswith("/bot") else f"{url}/bot"
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying TLS context, built once per process.
+
+    Loading the CA bundle costs ~20 ms per client: a newsroom with many channels would pay it
+    for each of them at every start.
+    """
+    return httpx.create_ssl_context()
+
+
+def _argument(name: str, value: Any) -> Any:
+    if name == "link_preview_options" and isinstance(value, Mapping):
+        return LinkPreviewOptions(**value)
+    return value
+
+
+class BotClient:
+    """Calls Bot API methods by name with a payload's parameters; one httpx pool, reused."""
+
+    def __init__(self, token: str, api_base_url: str | None, timeouts: TelegramTimeouts) -> None:
+        # PTB warns on every 429 (it reads its own deprecated int ``retry_after``); we read the
+        # value without the warning (error_map.retry_after_seconds), so silence just that one.
+        warnings.filterwarnings(
+            "ignore", message=r"(?s).*`retry_after`", category=PTBDeprecationWarning
+        )
+        self._request = HTTPXRequest(
+            connection_pool_size=POOL_SIZE,
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
+            write_timeout=timeouts.write,
+            pool_timeout=timeouts.pool,
+            httpx_kwargs={"verify": tls_context()},
+        )
+        # The same request object for getUpdates, which is never called: no second pool.
+        self._bot = Bot(
+            token,
+            base_url=base_url(api_base_url),
+            request=self._request,
+            get_updates_request=self._request,
+        )
+
+    def __repr__(self) -> str:
+        return "BotClient(token=***)"
+
+    async def start(self) -> None:
+        """Open the connection pool (no network call: ``getMe`` is not needed to post)."""
+        await self._request.initialize()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._request.shutdown()
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Message | bool:
+        """Call ``method`` (Bot API spelling) with ``params``; PTB's exceptions pass through.
+
+        Parameters PTB's method does not name go through ``api_kwargs`` unchanged, so a
+        template author's extra Bot API fields still reach Telegram.
+        """
+        name = METHODS.get(method)
+        if name is None:
+            raise ValueError(f"unsupported Telegram method {method!r}")
+        function: Callable[..., Awaitable[Message | bool]] = getattr(self._bot, name)
+        accepted = inspect.signature(function).parameters
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in params.items():
+            if value is None:
+                continue
+            if key in accepted and key != "api_kwargs":
+                kwargs[key] = _argument(key, value)
+            else:
+                extra[key] = value
+        if extra:
+            kwargs["api_kwargs"] = extra
+        return await function(**kwargs)
