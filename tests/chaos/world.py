@@ -232,9 +232,9 @@ async def run_until_done(
         if time.monotonic() - started > deadline:
             raise AssertionError(f"not finished after {deadline} s: {dict(counts)}")
         busy = counts[DeliveryStatus.SENT] >= 20  # kill workers that are sending, not booting
-        if kill_every and busy and workers.kills < max_kills and time.monotonic() >= next_kill:
-            if workers.kill_one(rng):
-                next_kill = time.monotonic() + rng.uniform(*kill_every)
+        due = kill_every and busy and workers.kills < max_kills and time.monotonic() >= next_kill
+        if due and kill_every and workers.kill_one(rng):
+            next_kill = time.monotonic() + rng.uniform(*kill_every)
         await asyncio.sleep(0.1)
 
 
