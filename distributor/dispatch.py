@@ -66,6 +66,7 @@ class Dispatcher:
         self.alerter = alerter or Alerter(None, store.clock)
         self.lead = views.lead_cache(app)
         self.held: set[int] = set()
+        self.paused: set[str] = set()
         self.stopping = False
         self._semaphore = asyncio.Semaphore(dispatch.concurrency)
 
@@ -83,8 +84,8 @@ class Dispatcher:
         names = set(self.story_channels())
         routable = [c for c in self.app.channels if c.name in names]
         report.routed = len(await self.ledger.route_due(routable))
-        paused = await self.store.paused_channels()
-        channels = [name for name in self.story_channels() if name not in paused]
+        self.paused = set(await self.store.paused_channels())
+        channels = [name for name in self.story_channels() if name not in self.paused]
         if self.stopping:
             return report
         claimed = await self.ledger.claim(
@@ -142,7 +143,8 @@ class Dispatcher:
         self, delivery: Delivery, article: Article | None, report: TickReport
     ) -> None:
         adapter = self.adapters[delivery.channel]
-        if self.stopping or article is None or await self._paused(delivery.channel):
+        # A channel paused by an earlier failure in this batch must not be hit again.
+        if self.stopping or article is None or delivery.channel in self.paused:
             await self.ledger.release(delivery, self.owner)
             return
         ticket = DeliveryTicket(
@@ -185,10 +187,6 @@ class Dispatcher:
                 article.version,
                 result.note if result is not None and result.note else "ok",
             )
-
-    async def _paused(self, channel: str) -> bool:
-        # A channel paused by an earlier failure in this batch must not be hit again.
-        return channel in await self.store.paused_channels()
 
     async def _call_marking_start(
         self,
@@ -255,6 +253,7 @@ class Dispatcher:
                 delivery, self.owner, reason, retry_at=now, count_attempt=False
             )
             report.retrying += 1
+            self.paused.add(delivery.channel)
             if await self.store.pause_channel(delivery.channel, reason):
                 await self.alerter.notify(f"channel {delivery.channel} paused", reason)
             return

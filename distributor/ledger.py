@@ -10,10 +10,17 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 
 from distributor.config import ChannelConfig
-from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
+from distributor.models import (
+    Article,
+    ArticleStatus,
+    Delivery,
+    DeliveryStatus,
+    Operation,
+    UTCDateTime,
+)
 from distributor.store import Store
 from distributor.types import SendResult
 
@@ -147,8 +154,9 @@ class Ledger:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def _guarded(self, delivery_id: int, owner: str, **values: object) -> bool:
-        async with self.store.session() as session, session.begin():
-            result = await session.execute(
+        # Core, not the ORM session: this runs twice per post, it is the hot path.
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(
                 update(Delivery)
                 .where(
                     Delivery.id == delivery_id,
@@ -157,7 +165,7 @@ class Ledger:
                 )
                 .values(updated_at=self.store.clock(), **values)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -168,33 +176,45 @@ class Ledger:
 
         If the article changed (corrected, retracted) while the call was in flight, the row
         goes straight back to pending with the follow-up operation instead of resting as sent.
+        That check reads the article inside the same UPDATE: one statement, one round trip.
         """
         now = self.store.clock()
-        async with self.store.session() as session, session.begin():
-            article = await session.get(Article, delivery.article_id)
-            refs = [r.to_json() for r in result.refs] if result is not None else []
-            if delivery.operation == Operation.DELETE:
-                values: dict[str, object] = {"status": DeliveryStatus.DELETED}
-            else:
-                values = {"status": DeliveryStatus.SENT, "refs": refs, "version": version}
-                if delivery.operation == Operation.SEND:
-                    values["sent_at"] = result.sent_at if result is not None else now
-                follow_up = _follow_up(article, version)
-                if follow_up is not None:
-                    values.update(
-                        status=DeliveryStatus.PENDING, operation=follow_up, next_attempt_at=now
-                    )
-            values.update(
-                attempts=0,
-                last_error=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempt_started_at=None,
-                updated_at=now,
+        values: dict[str, object] = {
+            "attempts": 0,
+            "last_error": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "attempt_started_at": None,
+            "updated_at": now,
+        }
+        if delivery.operation == Operation.DELETE:
+            values["status"] = DeliveryStatus.DELETED
+        else:
+            article = select(Article.version, Article.status).where(
+                Article.id == Delivery.article_id
             )
-            if values["status"] == DeliveryStatus.SENT:
-                values["operation"] = Operation.SEND
-            outcome = await session.execute(
+            retracted = article.with_only_columns(Article.status).scalar_subquery() == (
+                ArticleStatus.RETRACTED
+            )
+            changed = article.with_only_columns(Article.version).scalar_subquery() > version
+            follow_up = or_(retracted, changed)
+            values.update(
+                status=case((follow_up, DeliveryStatus.PENDING), else_=DeliveryStatus.SENT),
+                operation=case(
+                    (retracted, Operation.DELETE),
+                    (changed, Operation.EDIT),
+                    else_=Operation.SEND,
+                ),
+                next_attempt_at=case(
+                    (follow_up, literal(now, UTCDateTime())), else_=Delivery.next_attempt_at
+                ),
+                refs=[r.to_json() for r in result.refs] if result is not None else [],
+                version=version,
+            )
+            if delivery.operation == Operation.SEND:
+                values["sent_at"] = result.sent_at if result is not None else now
+        async with self.store.engine.begin() as conn:
+            outcome = await conn.execute(
                 update(Delivery)
                 .where(
                     Delivery.id == delivery.id,
@@ -203,7 +223,7 @@ class Ledger:
                 )
                 .values(**values)
             )
-            return bool(outcome.rowcount)  # type: ignore[attr-defined]
+            return bool(outcome.rowcount)
 
     async def record_failure(
         self,
@@ -360,12 +380,3 @@ class Ledger:
             )
             return list(rows)
 
-
-def _follow_up(article: Article | None, version: int) -> str | None:
-    if article is None:
-        return None
-    if article.status == ArticleStatus.RETRACTED:
-        return Operation.DELETE
-    if article.version > version:
-        return Operation.EDIT
-    return None

@@ -59,7 +59,7 @@ class TelegramAdapter:
         # "@name" -> numeric id, learnt from replies: edits name the chat by its id, and
         # both must draw on the same budget.
         self._chat_ids: dict[str, str] = {}
-        self.client = BotClient(token, config.api_base_url, config.timeouts)
+        self.client = BotClient.shared(context.pacer, token, config.api_base_url, config.timeouts)
         self.pacing = TelegramPacing(config.rates, token, context.pacer)
 
     def __repr__(self) -> str:

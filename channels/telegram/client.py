@@ -1,4 +1,4 @@
-"""One ``telegram.Bot`` per channel, fed Bot API parameters, its token kept out of sight.
+"""One ``telegram.Bot`` per bot token, shared by that bot's channels, its token kept out of sight.
 
 No polling and no ``Application``: posting needs neither, and the distributor paces itself
 (``AIORateLimiter`` only works with ``ExtBot`` and has no per-chat limit, PLATFORMS.md §1.7).
@@ -9,9 +9,10 @@ from __future__ import annotations
 import inspect
 import ssl
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from telegram import Bot, LinkPreviewOptions, Message
@@ -21,7 +22,8 @@ from telegram.warnings import PTBDeprecationWarning
 from channels.telegram.config import TelegramTimeouts
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
-# One channel's posts go out one after another; a few connections cover alerts on top.
+ClientKey = tuple[str, str, TelegramTimeouts]
+# Shared by every channel of one bot: at real flood limits (30/s) 8 warm connections are plenty.
 POOL_SIZE = 8
 
 METHODS = {
@@ -60,7 +62,16 @@ def _argument(name: str, value: Any) -> Any:
 
 
 class BotClient:
-    """Calls Bot API methods by name with a payload's parameters; one httpx pool, reused."""
+    """Calls Bot API methods by name with a payload's parameters; one httpx pool, reused.
+
+    Channels of the same bot share one client (``shared``): a newsroom posting to many chats
+    keeps a few warm connections instead of opening one per chat. Sharing is per service
+    (keyed by its pacer), so a client never outlives the event loop that opened it.
+    """
+
+    _shared: ClassVar[weakref.WeakKeyDictionary[object, dict[ClientKey, BotClient]]] = (
+        weakref.WeakKeyDictionary()
+    )
 
     def __init__(self, token: str, api_base_url: str | None, timeouts: TelegramTimeouts) -> None:
         # PTB warns on every 429 (it reads its own deprecated int ``retry_after``); we read the
@@ -84,15 +95,39 @@ class BotClient:
             get_updates_request=self._request,
         )
 
+        self._users = 0
+        self._registry: dict[ClientKey, BotClient] | None = None
+        self._key: ClientKey | None = None
+
+    @classmethod
+    def shared(
+        cls, owner: object, token: str, api_base_url: str | None, timeouts: TelegramTimeouts
+    ) -> BotClient:
+        """The client of this bot (token, server, timeouts) in ``owner``'s service."""
+        registry = cls._shared.setdefault(owner, {})
+        key = (token, base_url(api_base_url), timeouts)
+        client = registry.get(key)
+        if client is None:
+            client = registry[key] = cls(token, api_base_url, timeouts)
+            client._registry, client._key = registry, key
+        return client
+
     def __repr__(self) -> str:
         return "BotClient(token=***)"
 
     async def start(self) -> None:
         """Open the connection pool (no network call: ``getMe`` is not needed to post)."""
-        await self._request.initialize()
+        if self._users == 0:
+            await self._request.initialize()
+        self._users += 1
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Let go of the client; the last channel to let go closes the connection pool."""
+        self._users = max(0, self._users - 1)
+        if self._users:
+            return
+        if self._registry is not None and self._key is not None:
+            self._registry.pop(self._key, None)
         await self._request.shutdown()
 
     async def call(self, method: str, params: Mapping[str, Any]) -> Message | bool:

@@ -8,6 +8,7 @@ import socket
 import pytest
 from telegram.warnings import PTBDeprecationWarning
 
+from channels.telegram.client import POOL_SIZE
 from distributor import errors
 from distributor.store import Store
 from distributor.types import RenderedMessage
@@ -214,7 +215,7 @@ async def test_no_free_connection_is_transient_and_certainly_not_sent(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter(timeouts={"read": 1.0, "pool": 0.1})
-    pool = 8  # the adapter's connection pool (one channel posts one story at a time)
+    pool = POOL_SIZE  # the bot's connection pool, shared by its channels
     telegram_api.timeout_next(seconds=3, then_process=False, times=pool)
     outcomes = await asyncio.gather(
         *(adapter.send(adapter.builder.render(article()), ticket()) for _ in range(pool + 1)),
