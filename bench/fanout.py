@@ -6,7 +6,7 @@ up ``k`` times (default 1: the real 30 sends/s per bot; 2 halves the run) and an
 excess. Prints the achieved send rate against the allowed one, the 429s, and the worker's
 peak memory (its maximum resident set size).
 
-    python -m bench.fanout [--chats 2000] [--k 10] [--margin 0.03] [--store sqlite|postgresql]
+    python -m bench.fanout [--chats 2000] [--k 1] [--margin 0.03] [--store sqlite|postgresql]
 """
 
 from __future__ import annotations
