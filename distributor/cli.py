@@ -7,7 +7,6 @@ Exit codes: 0 done; 1 something could not be done (a refused file, an unreachabl
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -344,15 +343,15 @@ def demo(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     run_async(demo_run.run(loaded, out))
 
 
-def entry(func: Callable[P, T]) -> Callable[P, T]:
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func(*args, **kwargs)
-        except KeyboardInterrupt:
-            sys.exit(130)
+def _register_platform_commands() -> None:
+    # Imported here, not at the top: channels.email.cli imports this module's helpers lazily.
+    from channels.email import cli as email_cli
 
-    return wrapper
+    main.add_command(email_cli.subscribers)
+    main.add_command(email_cli.web)
+
+
+_register_platform_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

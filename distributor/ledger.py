@@ -379,4 +379,3 @@ class Ledger:
                 .limit(200)
             )
             return list(rows)
-

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from channels.email.config import DEFAULT_HTML_TEMPLATE, DEFAULT_TEXT_TEMPLATE, EmailChannelConfig
+from channels.email.config import (
+    CONFIRM_HTML_TEMPLATE,
+    CONFIRM_TEXT_TEMPLATE,
+    DEFAULT_HTML_TEMPLATE,
+    DEFAULT_TEXT_TEMPLATE,
+    WEB_TEMPLATES,
+    EmailChannelConfig,
+)
 from channels.email.payload import EmailPayloads
 from distributor.config import ChannelConfig
 from distributor.registry import PlatformSpec
@@ -26,6 +33,9 @@ def _templates(config: ChannelConfig) -> Sequence[str]:
     return [
         email.template or DEFAULT_HTML_TEMPLATE,
         email.text_template or DEFAULT_TEXT_TEMPLATE,
+        CONFIRM_HTML_TEMPLATE,
+        CONFIRM_TEXT_TEMPLATE,
+        *WEB_TEMPLATES,
     ]
 
 

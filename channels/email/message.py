@@ -1,20 +1,184 @@
-"""Building the MIME message a reader receives."""
+"""The MIME message a reader receives: built once per story, personalised per reader in bytes.
+
+Building a multipart ``EmailMessage`` and serialising it costs about 3 ms; filling three fields
+into bytes built once costs microseconds. So a story is serialised once with markers where the
+reader's address, Message-ID and unsubscribe URL go (see ``markers``), split at those markers,
+and each reader's copy is one ``bytes.join``. Bodies are 8bit (sent with ``BODY=8BITMIME``), so
+the markers survive serialisation verbatim: quoted-printable or base64 would cut them apart.
+The outbox (dry run) writes a copy made by this same code.
+"""
 
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
+from typing import Any
 
+from channels.email import addresses, markers
 from channels.email.config import EmailChannelConfig
 from distributor.types import MessageRef, RenderedMessage
 
 # The default policy folds long List-Unsubscribe values into encoded words mail clients can't
 # use (PLATFORMS.md §3.3b); SMTP policy with a 998 limit keeps them readable.
 POLICY = email.policy.SMTP.clone(max_line_length=998)
+# RFC 5322 §2.1.1: at most 998 octets per line; keep a margin for the reader's longer values.
+LINE_LIMIT = 900
 PREVIEW_RECIPIENT = "reader@example.invalid"
+PREVIEW_UNSUBSCRIBE = "https://example.invalid/unsubscribe/preview-token"
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\n|\r")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_MARKERS = re.compile(b"(" + b"|".join(re.escape(m.encode()) for m in markers.ALL) + b")")
+_FIELD = {m.encode(): index for index, m in enumerate(markers.ALL)}
+_LANGUAGE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def clean_subject(title: str) -> str:
+    """A subject never carries CR/LF (header injection); runs of whitespace become one space."""
+    return " ".join(title.split())
+
+
+def message_id_base(config: EmailChannelConfig, article_id: int) -> str:
+    """What identifies a story's emails: ``a<article>.<list>@<domain>``."""
+    return f"a{article_id}.{config.list_name}@{config.domain}"
+
+
+def message_id(list_name: str, domain: str, article_id: int, subscriber_id: int) -> str:
+    """Stable per (article, reader), so a resend after a crash carries the same Message-ID."""
+    return f"<a{article_id}.{list_name}.r{subscriber_id}@{domain}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What differs between two readers' copies of a story."""
+
+    address: str
+    message_id: str
+    unsubscribe_url: str
+
+    def values(self) -> tuple[bytes, bytes, bytes]:
+        fields = (self.address, self.message_id, self.unsubscribe_url)
+        for value in fields:
+            # They land in headers verbatim: printable ASCII only, no spaces, no CR/LF.
+            if not _HEADER_SAFE.match(value):
+                raise ValueError(f"unsafe value for a header: {value!r}")
+        return tuple(value.encode("ascii") for value in fields)  # type: ignore[return-value]
+
+
+class _Template:
+    """Bytes split at the markers; ``fill`` joins them back with one reader's values."""
+
+    def __init__(self, data: bytes) -> None:
+        self.pieces: list[bytes] = _MARKERS.split(data)
+        # re.split with a group: static text at even indexes, a marker at every odd one.
+        self.slots = [(i, _FIELD[self.pieces[i]]) for i in range(1, len(self.pieces), 2)]
+        found = {field for _, field in self.slots}
+        if found != set(range(len(markers.ALL))):
+            raise ValueError("the message lost a per-reader marker while it was serialised")
+
+    def fill(self, values: tuple[bytes, bytes, bytes]) -> bytes:
+        out = self.pieces.copy()
+        for position, field in self.slots:
+            out[position] = values[field]
+        return b"".join(out)
+
+
+class StoryMessage:
+    """One story's message for one list, ready to personalise.
+
+    ``raw`` is the RFC 5322 message (what DKIM signs and the outbox writes); ``wire`` is the
+    same with SMTP dot-stuffing applied, without the final ``.`` line, which the sender writes
+    only once the ledger says "sent".
+    """
+
+    def __init__(self, raw: bytes, *, eight_bit: bool) -> None:
+        raw = _LINE_ENDINGS.sub(b"\r\n", raw)
+        if not raw.endswith(b"\r\n"):
+            raw += b"\r\n"
+        self.eight_bit = eight_bit
+        self.size = len(raw)
+        self._raw = _Template(raw)
+        # Reader values never start a line, nor with ".", so stuffing once is stuffing each copy.
+        self._wire = _Template(_LEADING_DOT.sub(b"..", raw))
+
+    def raw(self, recipient: Recipient) -> bytes:
+        return self._raw.fill(recipient.values())
+
+    def wire(self, recipient: Recipient) -> bytes:
+        return self._wire.fill(recipient.values())
+
+
+def dot_stuff(raw: bytes) -> bytes:
+    """SMTP transparency (RFC 5321 §4.5.2) for a message built outside ``StoryMessage``."""
+    return _LEADING_DOT.sub(b"..", _LINE_ENDINGS.sub(b"\r\n", raw))
+
+
+def fold_lines(text: str, limit: int = LINE_LIMIT) -> str:
+    """Break lines longer than ``limit`` octets at a space (or before a tag) for 8bit bodies.
+
+    In HTML a line break is whitespace like the space it replaces; a word with no break point
+    at all (a pathological URL) is cut, as an MTA would.
+    """
+    out: list[str] = []
+    for line in text.split("\n"):
+        while len(line.encode("utf-8")) > limit:
+            head = line.encode("utf-8")[:limit].decode("utf-8", "ignore")
+            space = head.rfind(" ")
+            tag = head.rfind("<")
+            if space > 0:
+                out.append(head[:space])
+                line = line[space + 1 :]
+            elif tag > 0:
+                out.append(head[:tag])
+                line = line[tag:]
+            else:
+                out.append(head)
+                line = line[len(head) :]
+        out.append(line)
+    return "\n".join(out)
+
+
+def unsubscribe_header(config: EmailChannelConfig, url: str) -> str:
+    """RFC 2369 + RFC 8058: the https one-click URL first, then mailto when configured."""
+    uris = [f"<{url}>"]
+    if config.unsubscribe_mailto:
+        mailto = addresses.mailbox(config.unsubscribe_mailto)[1]
+        uris.append(f"<mailto:{mailto}?subject=unsubscribe>")
+    return ", ".join(uris)
+
+
+def build_story(
+    config: EmailChannelConfig, payload: Mapping[str, Any], date: datetime
+) -> StoryMessage:
+    """Serialise a rendered story once, with the per-reader markers in place."""
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = addresses.format_mailbox(config.from_address)
+    msg["To"] = markers.RECIPIENT_MARKER
+    if config.reply_to:
+        msg["Reply-To"] = addresses.format_mailbox(config.reply_to)
+    msg["Subject"] = clean_subject(str(payload["subject"]))
+    msg["Date"] = format_datetime(date.astimezone(UTC))
+    msg["Message-ID"] = markers.MESSAGE_ID_MARKER
+    msg["List-Id"] = config.list_id
+    msg["List-Unsubscribe"] = unsubscribe_header(config, markers.UNSUBSCRIBE_MARKER)
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text = fold_lines(str(payload["text"]))
+    html = fold_lines(str(payload["html"]))
+    eight_bit = not (text.isascii() and html.isascii())
+    cte = "8bit" if eight_bit else "7bit"
+    msg.set_content(text, cte=cte)
+    msg.add_alternative(html, subtype="html", cte=cte)
+    language = str(payload.get("language") or "")
+    if _LANGUAGE.match(language):
+        # After the parts: set_content and add_alternative move Content-* headers around.
+        msg["Content-Language"] = language
+    return StoryMessage(msg.as_bytes(), eight_bit=eight_bit)
 
 
 def preview_message(
@@ -23,20 +187,26 @@ def preview_message(
     message: RenderedMessage | None,
     refs: Sequence[MessageRef],
 ) -> bytes:
-    """The message one reader would get, for the outbox (the dry run)."""
+    """The message one sample reader would get, for the outbox (the dry run)."""
+    now = datetime.now(UTC)
+    article_id = int(message.payload.get("article_id", 0)) if message is not None else 0
+    reader = Recipient(
+        address=PREVIEW_RECIPIENT,
+        message_id=message_id(config.list_name, config.domain, article_id, 0),
+        unsubscribe_url=PREVIEW_UNSUBSCRIBE,
+    )
+    if message is None or operation == "delete":
+        return _notice(config, operation, refs, now)
+    return build_story(config, message.payload, now).raw(reader)
+
+
+def _notice(
+    config: EmailChannelConfig, operation: str, refs: Sequence[MessageRef], now: datetime
+) -> bytes:
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = config.from_address
+    msg["From"] = addresses.format_mailbox(config.from_address)
     msg["To"] = PREVIEW_RECIPIENT
-    if config.reply_to:
-        msg["Reply-To"] = config.reply_to
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = make_msgid(domain="example.invalid")
-    if message is None:
-        msg["Subject"] = f"({operation}) {refs[0].message_id if refs else ''}"
-        msg.set_content(f"{operation}: email cannot be recalled once sent.\n")
-        return msg.as_bytes()
-    payload = message.payload
-    msg["Subject"] = str(payload["subject"])
-    msg.set_content(str(payload["text"]))
-    msg.add_alternative(str(payload["html"]), subtype="html")
+    msg["Date"] = format_datetime(now)
+    msg["Subject"] = f"({operation}) {refs[0].message_id if refs else ''}".strip()
+    msg.set_content(f"{operation}: an email cannot be recalled once it is sent.\n")
     return msg.as_bytes()

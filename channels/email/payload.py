@@ -13,21 +13,20 @@ import css_inline
 
 from channels.base import OutboxEntry
 from channels.email.config import DEFAULT_HTML_TEMPLATE, DEFAULT_TEXT_TEMPLATE, EmailChannelConfig
-from channels.email.message import preview_message
+from channels.email.markers import UNSUBSCRIBE_MARKER
+from channels.email.message import clean_subject, preview_message
+from channels.email.topics import normalise_topics
+from distributor import errors
 from distributor.fitting import fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
 
-# Stands where each reader's own unsubscribe URL goes; it survives escaping and CSS inlining.
-UNSUBSCRIBE_MARKER = "https://unsubscribe.invalid/distributor-unsubscribe-marker"
-
-
-def clean_subject(title: str) -> str:
-    """A subject never carries CR/LF (header injection); runs of whitespace become one space."""
-    return " ".join(title.split())
+__all__ = ["UNSUBSCRIBE_MARKER", "EmailPayloads", "clean_subject"]
 
 
 class EmailPayloads:
+    """Renders a story's newsletter once: subject, inlined HTML, plain text, and its tags."""
+
     platform: ClassVar[str] = "email"
 
     def __init__(self, config: EmailChannelConfig, renderer: Renderer) -> None:
@@ -41,9 +40,14 @@ class EmailPayloads:
         draft = fit_draft(view.title, view.lead, lambda _draft: True, view.summary_max_chars)
         context = post_context(view, draft)
         context["unsubscribe_url"] = UNSUBSCRIBE_MARKER
-        context["list_name"] = self.config.list_name
+        context["list_name"] = self.config.list_title or self.config.list_name
         html = self._inliner.inline(self.renderer.render(self.html_template, context))
         text = self.renderer.render(self.text_template, context).strip() + "\n"
+        if UNSUBSCRIBE_MARKER not in html or UNSUBSCRIBE_MARKER not in text:
+            # Gmail and Yahoo require a visible unsubscribe link in the body (PLATFORMS.md §3.1).
+            raise errors.TemplateError(
+                "email templates must show {{ unsubscribe_url }} in both the HTML and the text part"
+            )
         payload = {
             "subject": clean_subject(draft.title),
             "html": html,
@@ -51,6 +55,8 @@ class EmailPayloads:
             "language": view.language,
             "article_id": view.id,
             "version": view.version,
+            # The fan-out mails a story to the readers whose topics match these.
+            "tags": normalise_topics(view.tags),
         }
         return RenderedMessage(payload=payload, summary=draft.summary)
 

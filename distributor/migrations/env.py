@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import channels.email.models  # noqa: F401  (registers the email tables on Base.metadata)
 from distributor.models import Base
 
 target_metadata = Base.metadata

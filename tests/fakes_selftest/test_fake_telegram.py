@@ -65,7 +65,9 @@ def retry_after_of(exc: RetryAfter) -> int:
 
 # --------------------------------------------------------------------------- posting
 async def test_html_post_entities_count_utf16(telegram_api: FakeTelegramAPI, bot: Bot) -> None:  # noqa: F811
-    html = '<b>Breaking</b> 😀 <i>שלום עולם</i> <a href="https://example.com/x?a=1&amp;b=2">link</a>'
+    html = (
+        '<b>Breaking</b> 😀 <i>שלום עולם</i> <a href="https://example.com/x?a=1&amp;b=2">link</a>'
+    )
     msg = await bot.send_message("@newsroom", html, parse_mode="HTML",
                                  disable_web_page_preview=True)  # fmt: skip
     stored = telegram_api.messages[CHANNEL_ID][msg.message_id]
@@ -280,7 +282,7 @@ async def test_wire_envelope(telegram_api: FakeTelegramAPI) -> None:  # noqa: F8
     ("html", "reason"),
     [
         ("<p>para</p>", 'unsupported start tag "p" at byte offset 0'),
-        ("<b>bold", "can't find end tag corresponding to start tag \"b\""),
+        ("<b>bold", 'can\'t find end tag corresponding to start tag "b"'),
         ("<b><i>x</b></i>", 'unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
         ("1 < 2", 'unsupported start tag "" at byte offset 2'),
         ("é<br>", 'unsupported start tag "br" at byte offset 2'),  # UTF-8 byte offsets

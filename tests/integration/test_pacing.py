@@ -60,8 +60,6 @@ async def test_separate_keys_do_not_wait_for_each_other(redis_url: str) -> None:
     prefix = secrets.token_hex(6)
     slot_a = [Slot(Rate(3, 2), f"{prefix}:a")]
     slot_b = [Slot(Rate(3, 2), f"{prefix}:b")]
-    results = await asyncio.gather(
-        elapsed_for([pacer], slot_a, 3), elapsed_for([pacer], slot_b, 3)
-    )
+    results = await asyncio.gather(elapsed_for([pacer], slot_a, 3), elapsed_for([pacer], slot_b, 3))
     await pacer.aclose()
     assert [done for _, done in results] == [3, 3]

@@ -1,0 +1,365 @@
+"""``distributor subscribers …`` and ``distributor web``: manage readers, serve their pages.
+
+``add`` and ``import`` start double opt-in by default: each new reader is pending and gets a
+confirmation email (through the list's SMTP server, or into the outbox for a dry-run channel).
+``--confirmed`` imports readers who already opted in elsewhere (a newsroom moving its list).
+Nobody who unsubscribed or bounced is ever re-subscribed by an import.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from channels.email import addresses, csvio
+from channels.email.config import EmailChannelConfig
+from channels.email.models import SubscriberStatus
+from channels.email.subscribers import Subscribers, Upserted, Wanted
+from channels.email.topics import from_column, parse_topics
+from channels.email.web import WebContext, create_app, lists_of
+from distributor import errors
+from distributor.configload import LoadedConfig
+from distributor.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(func: F) -> F:
+    """``-c/--config`` and ``-v``, like every other ``distributor`` command."""
+    func = click.option("-v", "--verbose", count=True, help="-v progress, -vv everything.")(func)
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="YAML config (default: $DISTRIBUTOR_CONFIG, else the bundled default).",
+    )(func)
+
+
+def _list_option(func: F) -> F:
+    return click.option(
+        "--list", "list_name", help="The subscriber list (needed when several are configured)."
+    )(func)
+
+
+def _load(ctx: click.Context, config_path: Path | None, verbose: int) -> LoadedConfig:
+    from distributor import cli  # the main CLI imports this module: import it at call time
+
+    return cli.load(ctx, config_path, verbose)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    from distributor import cli
+
+    cli.fail(message, code)
+
+
+def _channel(loaded: LoadedConfig, list_name: str | None) -> EmailChannelConfig:
+    lists = lists_of(loaded.app)
+    if list_name is None:
+        if len(lists) == 1:
+            return next(iter(lists.values()))
+        known = ", ".join(sorted(lists)) or "none configured"
+        _fail(f"name the list with --list (lists: {known})", 2)
+    elif list_name in lists:
+        return lists[list_name]
+    else:
+        _fail(f"no email channel mails a list named {list_name!r}", 2)
+    raise AssertionError("unreachable")
+
+
+def _run(loaded: LoadedConfig, work: Callable[[Store], Any]) -> Any:
+    from distributor import cli
+
+    return cli.with_store(work, loaded)
+
+
+def _echo(text: str, *, error: bool = False) -> None:
+    from distributor import cli
+
+    (cli.err if error else cli.out).print(text, highlight=False, markup=False)
+
+
+@click.group()
+def subscribers() -> None:
+    """Email subscribers: add, import, list, remove, export."""
+
+
+@subscribers.command("add")
+@_options
+@_list_option
+@click.argument("emails", nargs=-1, required=True)
+@click.option("--topics", help="Topics (article tags), separated by spaces or '|'. None: all.")
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="They already opted in elsewhere: no confirmation email, mailed from the next story.",
+)
+@click.pass_context
+def add(
+    ctx: click.Context,
+    config_path: Path | None,
+    verbose: int,
+    list_name: str | None,
+    emails: tuple[str, ...],
+    topics: str | None,
+    confirmed: bool,
+) -> None:
+    """Add readers; each gets a confirmation email unless --confirmed."""
+    loaded = _load(ctx, config_path, verbose)
+    channel = _channel(loaded, list_name)
+    wanted, bad = [], []
+    for typed in emails:
+        try:
+            address = addresses.normalise(typed)
+        except addresses.InvalidAddress as exc:
+            bad.append(f"{typed!r}: {exc}")
+            continue
+        status = SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING
+        wanted.append(Wanted(address, parse_topics(topics) if topics is not None else None, status))
+    for problem in bad:
+        _echo(f"refused: {problem}", error=True)
+    if wanted:
+        results = _run(loaded, lambda store: _upsert(loaded, store, channel, wanted, True, "cli"))
+        _report(results)
+    if bad:
+        sys.exit(1)
+
+
+@subscribers.command("import")
+@_options
+@_list_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="Rows without a status (or 'confirmed') are already confirmed: no confirmation emails.",
+)
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    config_path: Path | None,
+    verbose: int,
+    list_name: str | None,
+    file: Path,
+    confirmed: bool,
+) -> None:
+    """Import readers from a CSV file (columns: email, topics, status)."""
+    loaded = _load(ctx, config_path, verbose)
+    channel = _channel(loaded, list_name)
+    read = csvio.read_rows(file.read_text(encoding="utf-8-sig"), str(file))
+    wanted = [
+        Wanted(row.address, row.topics, _import_status(row.status, confirmed)) for row in read.rows
+    ]
+    for problem in read.problems:
+        _echo(f"refused: {problem}", error=True)
+    if read.duplicates:
+        _echo(f"note: {read.duplicates} duplicate row(s) skipped", error=True)
+    results = _run(loaded, lambda store: _upsert(loaded, store, channel, wanted, False, "import"))
+    _report(results)
+    if read.problems:
+        sys.exit(1)
+
+
+def _import_status(status: str | None, confirmed: bool) -> str:
+    if status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
+        return status
+    if confirmed and status in (None, SubscriberStatus.CONFIRMED):
+        return SubscriberStatus.CONFIRMED
+    return SubscriberStatus.PENDING  # double opt-in: a CSV saying "confirmed" proves nothing
+
+
+async def _upsert(
+    loaded: LoadedConfig,
+    store: Store,
+    channel: EmailChannelConfig,
+    wanted: Sequence[Wanted],
+    reopen: bool,
+    source: str,
+) -> list[tuple[Upserted, str]]:
+    from distributor import adapters
+
+    book = Subscribers(store)
+    results = await book.upsert(channel.list_name, wanted, source=source, reopen=reopen)
+    outbox = adapters.outbox_dir(loaded.app, Path.cwd())
+    context = WebContext.build(loaded.app, store, loaded.renderer(), outbox, store.clock)
+    done: list[tuple[Upserted, str]] = []
+    for result in results:
+        note = ""
+        if result.send_confirmation:
+            try:
+                where = await context.mailer.send(channel, result.subscriber)
+            except errors.DeliveryError as exc:
+                note = f"confirmation email failed: {exc.reason}"
+            else:
+                await book.mark_confirmation_sent(result.subscriber.id)
+                note = f"confirmation sent ({where})"
+        done.append((result, note))
+    return done
+
+
+def _report(results: Sequence[tuple[Upserted, str]]) -> None:
+    for result, note in results:
+        reader = result.subscriber
+        extra = f"; {note}" if note else ""
+        _echo(f"{reader.address}: {result.outcome}, {reader.status}{extra}")
+    counts: dict[str, int] = {}
+    for result, _ in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    _echo(f"{len(results)} reader(s): {summary or 'nothing to do'}")
+
+
+@subscribers.command("list")
+@_options
+@_list_option
+@click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only this status.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_(
+    ctx: click.Context,
+    config_path: Path | None,
+    verbose: int,
+    list_name: str | None,
+    status: str | None,
+    as_json: bool,
+) -> None:
+    """Show the readers of a list and their status."""
+    loaded = _load(ctx, config_path, verbose)
+    channel = _channel(loaded, list_name)
+    readers = _run(loaded, lambda store: Subscribers(store).listing(channel.list_name, status))
+    if as_json:
+        rows = [
+            {
+                "id": r.id,
+                "email": r.address,
+                "status": r.status,
+                "topics": from_column(r.topics),
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in readers
+        ]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    zone = loaded.app.zone
+    for r in readers:
+        topics = ", ".join(from_column(r.topics)) or "all topics"
+        since = r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        _echo(f"{r.address}  {r.status}  ({topics}; since {since})")
+    _echo(f"{len(readers)} reader(s) on list {channel.list_name}")
+
+
+@subscribers.command("remove")
+@_options
+@_list_option
+@click.argument("emails", nargs=-1, required=True)
+@click.option("--forget", is_flag=True, help="Delete them and their send history (erasure).")
+@click.pass_context
+def remove(
+    ctx: click.Context,
+    config_path: Path | None,
+    verbose: int,
+    list_name: str | None,
+    emails: tuple[str, ...],
+    forget: bool,
+) -> None:
+    """Unsubscribe readers (kept so no import re-adds them), or --forget them entirely."""
+    loaded = _load(ctx, config_path, verbose)
+    channel = _channel(loaded, list_name)
+    found = []
+
+    async def go(store: Store) -> None:
+        book = Subscribers(store)
+        for typed in emails:
+            try:
+                address = addresses.normalise(typed)
+            except addresses.InvalidAddress:
+                address = typed.strip().lower()
+            found.append((address, await book.remove(channel.list_name, address, forget=forget)))
+
+    _run(loaded, go)
+    for address, removed in found:
+        verb = "forgotten" if forget else "unsubscribed"
+        _echo(f"{address}: {verb if removed else 'not on the list'}")
+    if not all(removed for _, removed in found):
+        sys.exit(1)
+
+
+@subscribers.command("export")
+@_options
+@_list_option
+@click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only this status.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File (default: stdout).",
+)
+@click.pass_context
+def export(
+    ctx: click.Context,
+    config_path: Path | None,
+    verbose: int,
+    list_name: str | None,
+    status: str | None,
+    output: Path | None,
+) -> None:
+    """Write the list as CSV (email, topics, status, dates); ``import`` reads it back."""
+    loaded = _load(ctx, config_path, verbose)
+    channel = _channel(loaded, list_name)
+    readers = _run(loaded, lambda store: Subscribers(store).listing(channel.list_name, status))
+    text = csvio.write_rows(readers)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        _echo(f"{len(readers)} reader(s) written to {output}")
+
+
+@click.command("web")
+@_options
+@click.option("--host", help="Address to listen on (default: web.host).")
+@click.option("--port", type=int, help="Port (default: web.port).")
+@click.pass_context
+def web(
+    ctx: click.Context, config_path: Path | None, verbose: int, host: str | None, port: int | None
+) -> None:
+    """Serve the readers' pages: subscribe, confirm, unsubscribe (RFC 8058 one-click)."""
+    import uvicorn
+
+    from distributor import adapters
+
+    loaded = _load(ctx, config_path, verbose)
+    settings = loaded.app.web
+
+    async def serve(store: Store) -> None:
+        outbox = adapters.outbox_dir(loaded.app, Path.cwd())
+        try:
+            context = WebContext.build(loaded.app, store, loaded.renderer(), outbox, store.clock)
+        except ValueError as exc:
+            _fail(str(exc), 2)
+            raise
+        if context.links.development_secret:
+            _echo(
+                "warning: web.secret is the development default; links are forgeable and "
+                "real confirmation emails are refused until you set your own secret",
+                error=True,
+            )
+        config = uvicorn.Config(
+            create_app(context),
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            access_log=False,  # the URLs carry readers' tokens
+            log_level="debug" if verbose >= 2 else "warning",
+            server_header=False,
+            proxy_headers=True,
+        )
+        _echo(f"serving {settings.base_url} on {config.host}:{config.port}")
+        await uvicorn.Server(config).serve()
+
+    _run(loaded, serve)

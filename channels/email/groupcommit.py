@@ -1,0 +1,140 @@
+"""Commit "sent" for many readers at once, then write each message's final ".".
+
+A message's final ``.`` line is what makes the server accept it; until then, a dropped
+connection makes the server throw the message away. So the ledger records "sent" *before* the
+dot is written: a crash before the commit leaves the reader "sending" and the next attempt
+mails them (the server never accepted the first copy); a crash after it means the dot was on
+its way. The commits of all connections are grouped, so one transaction covers every message
+that became ready while the previous one ran, and between a commit returning and the dots being
+written there is no ``await``: no other task, and no cancellation, can come in between.
+
+What remains is a window of microseconds (the commit is durable, the dots are not yet in the
+socket): a SIGKILL or power cut exactly there leaves those readers recorded "sent" without the
+server having their message. Nobody is ever mailed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from channels.email.models import SendStatus
+from channels.email.recorder import SentRecorder
+from channels.email.sendlog import Outcome, SendLog
+
+FINAL_DOT = b".\r\n"
+
+
+@dataclass(eq=False)
+class PendingDot:
+    """A message whose body is written and whose final "." waits for the ledger."""
+
+    subscriber_id: int
+    client: aiosmtplib.SMTP
+    committed: bool = False
+    dot_written: bool = False
+    processed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class GroupCommitter:
+    """Runs as one task per send; workers ``submit`` and then wait for the server's reply.
+
+    ``lanes`` commits may be in flight at once, each on its own connection. SQLite has one
+    writer, so one lane; PostgreSQL spends most of a commit waiting for the WAL flush, and
+    flushes concurrent commits together, so a second group commits while the first one waits.
+    """
+
+    def __init__(self, log: SendLog, lanes: int = 1) -> None:
+        self.log = log
+        self.failure: Exception | None = None
+        self.commits = 0
+        self._recorders = [SentRecorder(log) for _ in range(max(1, lanes))]
+        self._idle = list(self._recorders)
+        self._running: set[asyncio.Task[None]] = set()
+        self._queue: list[PendingDot] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    def submit(self, subscriber_id: int, client: aiosmtplib.SMTP) -> PendingDot:
+        pending = PendingDot(subscriber_id, client)
+        self._queue.append(pending)
+        self._wake.set()
+        return pending
+
+    def close(self) -> None:
+        """Finish what was submitted, then end ``run``."""
+        self._closing = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            if self._queue and self._idle:
+                batch, self._queue = self._queue, []
+                recorder = self._idle.pop()
+                task = asyncio.create_task(self._commit(batch, recorder))
+                self._running.add(task)
+                task.add_done_callback(functools.partial(self._lane_free, recorder))
+                continue
+            if self._closing and not self._queue and not self._running:
+                return
+            self._wake.clear()
+            await self._wake.wait()
+
+    def _lane_free(self, recorder: SentRecorder, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._idle.append(recorder)
+        self._wake.set()
+
+    async def aclose(self) -> None:
+        for recorder in self._recorders:
+            await recorder.aclose()
+
+    async def _commit(self, batch: list[PendingDot], record_sent: SentRecorder) -> None:
+        # A connection that already dropped lost its message: do not record it as sent.
+        alive = [p for p in batch if p.client.is_connected]
+        try:
+            recorded = await record_sent([p.subscriber_id for p in alive])
+        except Exception as exc:  # the store failed: nothing recorded, so no dot may follow
+            self.failure = exc
+            for pending in batch:
+                pending.client.close()
+                pending.processed.set()
+            return
+        self.commits += 1
+        lost: list[Outcome] = []
+        # From here to the end of the loop there is no await: the dots follow the commit.
+        for pending in batch:
+            if pending.subscriber_id in recorded:
+                pending.committed = True
+                pending.dot_written = _write_dot(pending.client)
+                if not pending.dot_written:
+                    lost.append(
+                        Outcome(
+                            pending.subscriber_id,
+                            SendStatus.DEFERRED,
+                            "connection lost before the final '.'",
+                        )
+                    )
+            else:
+                # Not ours any more (or the connection is gone): let the server discard it.
+                pending.client.close()
+            pending.processed.set()
+        if lost:
+            try:
+                await self.log.record(lost)
+            except Exception as exc:
+                self.failure = exc
+
+
+def _write_dot(client: aiosmtplib.SMTP) -> bool:
+    protocol = client.protocol
+    if protocol is None:
+        return False
+    try:
+        protocol.write(FINAL_DOT)
+    except (aiosmtplib.SMTPServerDisconnected, RuntimeError):
+        return False
+    return True

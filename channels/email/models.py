@@ -1,0 +1,79 @@
+"""Email tables: the subscribers of each list, and the per-recipient send ledger.
+
+The ledger has one row per (delivery, subscriber); its primary key is that pair, so a reader
+can be recorded for a story once, whatever crashes and retries happen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from distributor.models import Base, UTCDateTime
+
+
+class SubscriberStatus:
+    PENDING = "pending"  # asked to join; receives nothing until the confirmation link is used
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"  # kept, so an import can never mail them again
+    BOUNCED = "bounced"  # the server refused the address (5xx): never mailed again
+
+    ALL = (PENDING, CONFIRMED, UNSUBSCRIBED, BOUNCED)
+
+
+class SendStatus:
+    PENDING = "pending"  # to be mailed by this delivery
+    SENDING = "sending"  # claimed; the message's final "." has not been sent
+    SENT = "sent"  # the final "." is (about to be) on the wire: never mailed again
+    DEFERRED = "deferred"  # 4xx or a dropped connection before the ".": the next attempt retries
+    BOUNCED = "bounced"  # 5xx for this recipient
+    FAILED = "failed"  # 5xx for the message itself (content refused)
+    SKIPPED = "skipped"  # unsubscribed or bounced since the send began
+
+    DONE = (SENT, BOUNCED, FAILED, SKIPPED)
+
+
+class Subscriber(Base):
+    __tablename__ = "email_subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_name: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(320))
+    topics: Mapped[str] = mapped_column(String(2000), default="")
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING)
+    source: Mapped[str] = mapped_column(String(16), default="cli")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("list_name", "address"),
+        Index("ix_email_subscribers_list_status", "list_name", "status"),
+    )
+
+
+class EmailSend(Base):
+    __tablename__ = "email_sends"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("email_subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=SendStatus.PENDING)
+    # Which send() claimed the row: a stalled worker whose delivery was taken over cannot
+    # record "sent" for a row the new owner has claimed again.
+    owner: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_email_sends_delivery_status", "delivery_id", "status"),)

@@ -1,0 +1,133 @@
+"""Recording "sent": the one ledger write on every message's path, so it must be cheap.
+
+Every message's final "." waits for this commit (see ``groupcommit``), so its latency bounds
+the throughput of a connection. The recorder keeps one connection for the whole send and, on
+the two drivers the project ships with, runs one prepared statement on the driver itself:
+through SQLAlchemy's async adaptation one commit costs about 0.6 ms of CPU on SQLite (five
+hops to the aiosqlite thread); on the driver, 0.15 ms (two hops). Other drivers take the
+SQLAlchemy path, same semantics. The commit is always explicit and sent only after the UPDATE
+answered (see ``_postgres``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from channels.email.models import EmailSend, SendStatus
+from channels.email.sendlog import SendLog
+from distributor.models import UTCDateTime
+
+# The rows this worker still owns and has not recorded yet; the others stay as they are.
+_SQLITE = (
+    "UPDATE email_sends SET status = 'sent', sent_at = ?, updated_at = ? "
+    "WHERE delivery_id = ? AND owner = ? AND status = 'sending' AND subscriber_id IN ({ids}) "
+    "RETURNING subscriber_id"
+)
+_POSTGRES = (
+    "UPDATE email_sends SET status = 'sent', sent_at = $1, updated_at = $1 "
+    "WHERE delivery_id = $2 AND owner = $3 AND status = 'sending' "
+    "AND subscriber_id = ANY($4::integer[]) RETURNING subscriber_id"
+)
+_PORTABLE = (
+    update(EmailSend)
+    .where(
+        EmailSend.delivery_id == bindparam("b_delivery"),
+        EmailSend.subscriber_id.in_(bindparam("b_ids", expanding=True)),
+        EmailSend.owner == bindparam("b_owner"),
+        EmailSend.status == SendStatus.SENDING,
+    )
+    .values(status=SendStatus.SENT, sent_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+    .returning(EmailSend.subscriber_id)
+)
+
+
+class SentRecorder:
+    """Records "sent" for the rows this worker still owns; one transaction per call."""
+
+    def __init__(self, log: SendLog, *, use_driver: bool = True) -> None:
+        self.log = log
+        self.use_driver = use_driver
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+        self._kind = "portable"
+
+    async def __call__(self, subscriber_ids: Collection[int]) -> set[int]:
+        """Returns the ids recorded."""
+        if not subscriber_ids:
+            return set()
+        if self._conn is None:
+            await self._open()
+        ids = list(subscriber_ids)
+        try:
+            if self._kind == "sqlite":
+                return await self._sqlite(ids)
+            if self._kind == "postgres":
+                return await self._postgres(ids)
+            return await self._portable(ids)
+        except BaseException:
+            await self.aclose()  # the connection may be broken: take a fresh one next time
+            raise
+
+    async def _open(self) -> None:
+        engine = self.log.store.engine
+        self._conn = await engine.connect()
+        driver = engine.dialect.driver
+        if self.use_driver and driver in ("aiosqlite", "asyncpg"):
+            raw = await self._conn.get_raw_connection()
+            self._driver = raw.driver_connection
+            self._kind = "sqlite" if driver == "aiosqlite" else "postgres"
+
+    def _now(self) -> Any:
+        # Stored exactly as SQLAlchemy stores UTCDateTime on this backend.
+        dialect = self.log.store.engine.dialect
+        process = UTCDateTime().bind_processor(dialect)
+        now = self.log.store.clock()
+        return process(now) if process is not None else now
+
+    async def _sqlite(self, ids: list[int]) -> set[int]:
+        now = self._now()
+        sql = _SQLITE.format(ids=",".join("?" * len(ids)))
+        params = (now, now, self.log.delivery_id, self.log.owner, *ids)
+        try:
+            rows = await self._driver.execute_fetchall(sql, params)
+            await self._driver.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._driver.rollback()
+            raise
+        return {int(row[0]) for row in rows}
+
+    async def _postgres(self, ids: list[int]) -> set[int]:
+        # An explicit transaction, never autocommit: COMMIT is sent only once the UPDATE has
+        # answered. In autocommit, an UPDATE waiting on a lock when this process dies would
+        # still commit "sent" later, for a message whose "." was never written.
+        async with self._driver.transaction():
+            rows = await self._driver.fetch(
+                _POSTGRES, self._now(), self.log.delivery_id, self.log.owner, ids
+            )
+        return {int(row[0]) for row in rows}
+
+    async def _portable(self, ids: list[int]) -> set[int]:
+        assert self._conn is not None
+        params = {
+            "b_delivery": self.log.delivery_id,
+            "b_ids": ids,
+            "b_owner": self.log.owner,
+            "b_now": self.log.store.clock(),
+        }
+        rows = await self._conn.execute(_PORTABLE, params)
+        recorded = {int(sid) for sid in rows.scalars().all()}
+        await self._conn.commit()
+        return recorded
+
+    async def aclose(self) -> None:
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.rollback()
+            await conn.close()

@@ -1,0 +1,132 @@
+"""SMTP connections (aiosmtplib) and what their failures mean for the dispatcher.
+
+4xx is "try later", 5xx is "no". A refused login, a TLS failure or a sender the server will not
+relay for is the channel's problem, not one story's: those pause the channel (``ChannelBroken``).
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TypeVar
+
+import aiosmtplib
+
+from channels.email.config import EmailChannelConfig, SmtpConfig
+from distributor import errors
+
+PLATFORM = "email"
+
+E = TypeVar("E", bound=errors.DeliveryError)
+
+
+def is_temporary(code: int) -> bool:
+    return 400 <= code < 500
+
+
+def new_client(smtp: SmtpConfig, local_hostname: str) -> aiosmtplib.SMTP:
+    """An unconnected client for the configured server (credentials stay inside it)."""
+    password = smtp.password.get_secret_value() if smtp.password is not None else None
+    return aiosmtplib.SMTP(
+        hostname=smtp.host,
+        port=smtp.port,
+        username=smtp.username if password is not None else None,
+        password=password,
+        timeout=smtp.timeout_seconds,
+        use_tls=smtp.security == "tls",
+        start_tls=smtp.security == "starttls",
+        validate_certs=smtp.validate_certs,
+        # Not socket.getfqdn(): slow without DNS, and it would announce this machine's name.
+        local_hostname=local_hostname,
+    )
+
+
+async def connect(config: EmailChannelConfig) -> aiosmtplib.SMTP:
+    """Connect, (START)TLS and log in.
+
+    Raises:
+        errors.ChannelBroken: login refused, TLS failed, the server refuses us for good.
+        errors.TransientDeliveryError: unreachable, timed out, 4xx.
+    """
+    assert config.smtp is not None
+    client = new_client(config.smtp, config.domain)
+    try:
+        await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()  # so the server's extensions (8BITMIME, SIZE) are known now
+    except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
+        client.close()
+        raise failure(config, "connect", exc) from exc
+    return client
+
+
+def error(
+    cls: type[E],
+    config: EmailChannelConfig,
+    operation: str,
+    message: str,
+    status: int | None = None,
+) -> E:
+    """A ``distributor.errors`` error in this channel's words."""
+    return cls(message, channel=config.name, platform=PLATFORM, operation=operation, status=status)
+
+
+def failure(config: EmailChannelConfig, operation: str, exc: BaseException) -> errors.DeliveryError:
+    """The ``distributor.errors`` class for an aiosmtplib (or socket, or TLS) failure."""
+    where = config.smtp.describe() if config.smtp is not None else "smtp"
+    broken, transient = errors.ChannelBroken, errors.TransientDeliveryError
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return error(
+            broken, config, operation, f"{where} refused the login: {exc.message}", exc.code
+        )
+    if isinstance(exc, ssl.SSLError):
+        return error(broken, config, operation, f"TLS with {where} failed: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPNotSupported | ValueError):
+        return error(broken, config, operation, f"{where}: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        cls = transient if is_temporary(exc.code) else broken
+        return error(cls, config, operation, f"{where} answered: {exc.message}", exc.code)
+    reason = str(exc) or type(exc).__name__
+    return error(transient, config, operation, f"{where} unreachable: {reason}")
+
+
+async def close_quietly(client: aiosmtplib.SMTP) -> None:
+    """QUIT if the connection is idle and alive, else just drop it."""
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+    else:
+        client.close()
+
+
+async def send_one(
+    config: EmailChannelConfig, recipient: str, data: bytes, *, eight_bit: bool
+) -> None:
+    """One message on its own connection (confirmation emails).
+
+    Raises:
+        errors.DeliveryError: as ``failure`` maps it; a refused recipient is a
+            ``PermanentDeliveryError``.
+    """
+    client = await connect(config)
+    try:
+        options = ["BODY=8BITMIME"] if eight_bit and client.supports_extension("8bitmime") else []
+        await client.sendmail(config.sender, [recipient], data, mail_options=options)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        refusal = exc.recipients[0]
+        raise _refused(config, "recipient", refusal.code, refusal.message) from exc
+    except aiosmtplib.SMTPDataError as exc:
+        raise _refused(config, "message", exc.code, exc.message) from exc
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise failure(config, "send", exc) from exc
+    finally:
+        await close_quietly(client)
+
+
+def _refused(config: EmailChannelConfig, what: str, code: int, text: str) -> errors.DeliveryError:
+    if is_temporary(code):
+        return error(
+            errors.TransientDeliveryError, config, "send", f"{what} deferred: {text}", code
+        )
+    return error(errors.PermanentDeliveryError, config, "send", f"{what} refused: {text}", code)

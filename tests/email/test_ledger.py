@@ -1,0 +1,63 @@
+"""The per-recipient send ledger: audience, claims, the owner guard, both ways of recording."""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.email.models import SendStatus, SubscriberStatus
+from channels.email.recorder import SentRecorder
+from channels.email.sendlog import SendLog
+from channels.email.subscribers import Subscribers
+from tests.email.world import World
+
+
+async def test_the_audience_is_fixed_on_the_first_attempt(world: World) -> None:
+    await world.subscribe("a@example.org", "b@example.org")
+    await world.subscribe("odd@example.org", topics=["100%_real"])
+    _message, ticket = await world.story(tags=["culture"])
+    log = SendLog(world.store, ticket.delivery_id, "w1")
+    assert await log.populate("daily", ["culture"]) == 2  # "%" and "_" in topics match nothing
+    await world.subscribe("late@example.org")
+    assert await log.populate("daily", ["culture"]) == 2
+    assert await SendLog(world.store, ticket.delivery_id, "w1").counts() == {SendStatus.PENDING: 2}
+
+
+@pytest.mark.parametrize("use_driver", [True, False], ids=["driver", "portable"])
+async def test_only_the_owner_records_sent(world: World, use_driver: bool) -> None:
+    ids = await world.subscribe("a@example.org", "b@example.org", "c@example.org")
+    _message, ticket = await world.story()
+    stale = SendLog(world.store, ticket.delivery_id, "stale-worker")
+    await stale.populate("daily", [])
+    claimed, skipped = await stale.claim(10)
+    assert [c.address for c in claimed] == ["a@example.org", "b@example.org", "c@example.org"]
+    assert skipped == 0
+    # The delivery is taken over: the new worker re-opens and claims two of the rows.
+    fresh = SendLog(world.store, ticket.delivery_id, "new-worker")
+    assert await fresh.reopen() == 3
+    taken, _ = await fresh.claim(2)
+    stale_recorder = SentRecorder(stale, use_driver=use_driver)
+    fresh_recorder = SentRecorder(fresh, use_driver=use_driver)
+    try:
+        assert await stale_recorder(list(ids.values())) == set()  # nothing is its own any more
+        assert await fresh_recorder([t.subscriber_id for t in taken]) == {
+            ids["a@example.org"],
+            ids["b@example.org"],
+        }
+        assert await fresh_recorder([ids["a@example.org"]]) == set()  # recorded once
+    finally:
+        await stale_recorder.aclose()
+        await fresh_recorder.aclose()
+    assert await fresh.counts() == {SendStatus.SENT: 2, SendStatus.PENDING: 1}
+
+
+async def test_readers_who_left_are_skipped_at_the_claim(world: World) -> None:
+    ids = await world.subscribe("a@example.org", "b@example.org")
+    _message, ticket = await world.story()
+    log = SendLog(world.store, ticket.delivery_id, "w1")
+    await log.populate("daily", [])
+    await Subscribers(world.store).unsubscribe(ids["a@example.org"])
+    claimed, skipped = await log.claim(10)
+    assert [c.address for c in claimed] == ["b@example.org"] and skipped == 1
+    reader = await Subscribers(world.store).get(ids["a@example.org"])
+    assert reader is not None and reader.status == SubscriberStatus.UNSUBSCRIBED
+    assert await log.counts() == {SendStatus.SKIPPED: 1, SendStatus.SENDING: 1}

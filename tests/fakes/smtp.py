@@ -1,0 +1,173 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, recording every accepted message.
+
+It can be scripted per recipient (``script_rcpt``: a 5xx refusal, or 4xx a few times then
+accept), can require a login, and can run a hook in the server thread when a message arrives
+(``on_message``), before it answers 250: the crash tests use that to kill the sender at a known
+point. ``port=0`` does not work with aiosmtpd's controller (PLATFORMS.md §3.4), so a free port
+is picked first.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted (it answered 250 to the final ".")."""
+
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    data: bytes
+    mail_options: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class _State:
+    messages: list[Received] = field(default_factory=list)
+    rcpt_script: dict[str, list[str]] = field(default_factory=dict)
+    rcpt_seen: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Handler:
+    def __init__(self, fake: FakeSMTP) -> None:
+        self.fake = fake
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.fake.mail_reply:
+            return self.fake.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        state = self.fake.state
+        with state.lock:
+            state.rcpt_seen[address] += 1
+            script = state.rcpt_script.get(address)
+            reply = script.pop(0) if script else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        received = Received(
+            mail_from=envelope.mail_from,
+            rcpt_to=tuple(envelope.rcpt_tos),
+            data=bytes(envelope.original_content or envelope.content),
+            mail_options=tuple(envelope.mail_options),
+        )
+        hook = self.fake.on_message
+        with self.fake.state.lock:
+            self.fake.state.messages.append(received)
+            count = len(self.fake.state.messages)
+        if hook is not None:
+            hook(received, count)
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class FakeSMTP:
+    """``with FakeSMTP() as smtp:`` starts it; ``smtp.messages`` is what it accepted."""
+
+    def __init__(self, *, username: str | None = None, password: str | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.state = _State()
+        self.on_message: Callable[[Received, int], None] | None = None
+        self.mail_reply: str | None = None  # e.g. "553 5.7.1 Sender not allowed" for every MAIL
+        self.credentials = (username, password) if username is not None else None
+        options: dict[str, Any] = {}
+        if self.credentials is not None:
+            options.update(
+                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
+            )
+        self.controller = Controller(_Handler(self), hostname=self.host, port=self.port, **options)
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.credentials is not None
+            and (auth_data.login.decode(), auth_data.password.decode()) == self.credentials
+        )
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> FakeSMTP:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def __enter__(self) -> FakeSMTP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting ------------------------------------------------------------------------
+
+    def script_rcpt(self, address: str, *replies: str) -> None:
+        """Answer RCPT TO:<address> with these replies, in order, then accept it.
+
+        ``script_rcpt(a, "550 5.1.1 No such user")`` refuses once; use ``refuse`` to refuse
+        every time.
+        """
+        with self.state.lock:
+            self.state.rcpt_script[address] = list(replies)
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        with self.state.lock:
+            self.state.rcpt_script[address] = [reply] * 1000
+
+    # -- what happened --------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[Received]:
+        with self.state.lock:
+            return list(self.state.messages)
+
+    def per_recipient(self) -> Counter[str]:
+        """How many messages each address received."""
+        counts: Counter[str] = Counter()
+        for message in self.messages:
+            counts.update(message.rcpt_to)
+        return counts
+
+    def to(self, address: str) -> list[Received]:
+        return [m for m in self.messages if address in m.rcpt_to]
+
+    def rcpt_attempts(self, address: str) -> int:
+        with self.state.lock:
+            return self.state.rcpt_seen[address]
