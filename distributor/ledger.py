@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy.orm import aliased
 
 from distributor.config import ChannelConfig
 from distributor.models import (
@@ -102,21 +103,25 @@ class Ledger:
         if not channels or limit <= 0:
             return []
         now = self.store.clock()
+        # A CTE runs once. As an `IN (subquery)` PostgreSQL may rescan the locking subquery
+        # inside a join, and each rescan locks another `limit` rows: one worker then takes
+        # the whole queue (measured). The alias keeps it from correlating with the UPDATE.
+        candidate = aliased(Delivery)
         due = (
-            select(Delivery.id)
+            select(candidate.id)
             .where(
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.next_attempt_at <= now,
-                Delivery.channel.in_(list(channels)),
+                candidate.status == DeliveryStatus.PENDING,
+                candidate.next_attempt_at <= now,
+                candidate.channel.in_(list(channels)),
             )
-            .order_by(Delivery.priority.desc(), Delivery.next_attempt_at, Delivery.id)
+            .order_by(candidate.priority.desc(), candidate.next_attempt_at, candidate.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
+            .cte("due")
         )
         stmt = (
             update(Delivery)
-            .where(Delivery.id.in_(due), Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.id == due.c.id, Delivery.status == DeliveryStatus.PENDING)
             .values(
                 status=DeliveryStatus.SENDING,
                 lease_owner=owner,

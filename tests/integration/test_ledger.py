@@ -52,11 +52,15 @@ async def test_claims_are_disjoint_between_workers(store: Store, clock: FakeCloc
     await Ledger(store).route_due(CHANNELS[:1])
     workers = [Ledger(store) for _ in range(4)]
     batches = await asyncio.gather(
-        *(w.claim(f"worker-{i}", ["all"], 25, 60) for i, w in enumerate(workers))
+        *(w.claim(f"worker-{i}", ["all"], 10, 60) for i, w in enumerate(workers))
     )
+    # Each worker gets its own batch of exactly `limit` rows: nobody takes the whole queue.
+    assert [len(batch) for batch in batches] == [10, 10, 10, 10]
     ids = [d.id for batch in batches for d in batch]
-    assert len(ids) == 60 and len(set(ids)) == 60
-    assert not await Ledger(store).claim("late", ["all"], 25, 60)
+    assert len(set(ids)) == 40
+    rest = await Ledger(store).claim("late", ["all"], 25, 60)
+    assert len(rest) == 20 and not {d.id for d in rest} & set(ids)
+    assert not await Ledger(store).claim("later", ["all"], 25, 60)
 
 
 async def test_lease_guards_every_write(store: Store, clock: FakeClock) -> None:
