@@ -3,9 +3,10 @@
 What must hold afterwards, checked on the fakes' stored messages (never on logs):
 - nothing is lost: every story reaches every channel (or, on a channel whose in-doubt policy
   is "skip", is marked skipped where a crash left it unknown);
-- no duplicates on Discord (bot mode: the delivery's nonce) — and none on Telegram with
-  "skip"; Telegram with "resend" may post twice only where a crash or a lost answer left a
-  send in doubt, at most once per such event.
+- no duplicates on Discord (bot mode: the delivery's nonce) or email (the per-reader ledger,
+  committed before the final "." of each message) — and none on Telegram with "skip";
+  Telegram with "resend" may post twice only where a crash or a lost answer left a send in
+  doubt, at most once per such event.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.chaos.world import (
     Fakes,
     Workers,
     discord_posts,
+    emails,
     queue_stories,
     run_until_done,
     running_fakes,
@@ -32,7 +34,7 @@ from tests.fakes.discord_fixtures import DISCORD_CHANNEL_ID
 from tests.fakes.telegram_fixtures import CHANNEL_ID, GROUP_ID
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-CHANNELS = 3
+CHANNELS = 4
 
 
 @pytest.fixture
@@ -62,6 +64,10 @@ async def check_outcome(fakes: Fakes, pg_url: str, stories: int, allowed_dups: i
     duplicates = sum(n - 1 for n in resend.values())
     assert duplicates <= allowed_dups
 
+    for reader, stories_got in emails(fakes.smtp).items():
+        assert set(stories_got) == wanted, f"{reader} missed a story"
+        assert max(stories_got.values()) == 1, f"{reader} got a story twice"
+
     skip = telegram_posts(fakes.telegram, GROUP_ID)
     assert max(skip.values(), default=1) == 1, "a story was posted twice despite skip"
     skip_status = await statuses(pg_url, "tg-skip")
@@ -84,6 +90,7 @@ async def test_workers_never_claim_the_same_delivery(pg_url: str, tmp_path: Path
             telegram_posts(fakes.telegram, CHANNEL_ID),
             telegram_posts(fakes.telegram, GROUP_ID),
             discord_posts(fakes.discord, DISCORD_CHANNEL_ID),
+            *emails(fakes.smtp).values(),
         ):
             assert sorted(posts) == list(range(1, stories + 1))
             assert set(posts.values()) == {1}
@@ -125,6 +132,7 @@ async def test_platform_faults_delay_posts_but_never_drop_them(pg_url: str, tmp_
         fakes.telegram.fault_timeout_seconds = 1.5  # beyond the adapter's 1 s read timeout
         fakes.telegram.set_fault_rate(0.2, seed=11)
         fakes.discord.set_fault_rate(0.2, seed=12, timeout_seconds=1.5)
+        fakes.smtp.rcpt_fault_rate = 0.2  # readers deferred with 451, mailed on a retry
         workers = Workers(write_config(tmp_path, pg_url, fakes), 2, tmp_path / "logs")
         workers.start()
         try:
@@ -140,8 +148,9 @@ async def test_platform_faults_delay_posts_but_never_drop_them(pg_url: str, tmp_
             f"{in_doubt_requests(fakes, CHANNEL_ID)}, duplicates there "
             f"{sum(n - 1 for n in resend.values())}, skipped {counts[DeliveryStatus.SKIPPED]}, "
             f"Discord faults {sum(1 for r in fakes.discord.requests if r.fault)}, "
-            f"nonce dedups {fakes.discord.nonce_hits}"
+            f"nonce dedups {fakes.discord.nonce_hits}, SMTP 451s {fakes.smtp.faults}"
         )
+        assert fakes.smtp.faults > 0
         await check_outcome(
             fakes, pg_url, stories, allowed_dups=in_doubt_requests(fakes, CHANNEL_ID)
         )

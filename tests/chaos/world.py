@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
+from channels.email.models import SubscriberStatus
+from channels.email.subscribers import Subscribers, Wanted
 from distributor.config import StoreConfig
 from distributor.models import Delivery, DeliveryStatus
 from distributor.store import Store
@@ -35,6 +37,7 @@ from tests.fakes.discord_fixtures import (
     populate_default_world,
 )
 from tests.fakes.discord_traffic import RateLimits
+from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import (
     CHANNEL_ID,
@@ -48,10 +51,14 @@ TERMINAL = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.DEAD, De
 TITLE = re.compile(r"Story (\d+)\b")
 
 
+READERS = ("ann@example.org", "bob@example.org", "chloe@example.org")
+
+
 @dataclass
 class Fakes:
     telegram: FakeTelegramAPI
     discord: FakeDiscordAPI
+    smtp: FakeSMTP
 
 
 @contextlib.contextmanager
@@ -60,8 +67,8 @@ def running_fakes() -> Iterator[Fakes]:
     # Discord's limits stay enforced, but loose enough for a few hundred posts a second.
     discord = FakeDiscordAPI(rate_limits=RateLimits(per_route_limit=500, per_route_window=1.0))
     populate_default_world(discord)
-    with telegram.running_in_thread(), discord.running_in_thread():
-        yield Fakes(telegram, discord)
+    with telegram.running_in_thread(), discord.running_in_thread(), FakeSMTP() as smtp:
+        yield Fakes(telegram, discord, smtp)
 
 
 def write_config(tmp_path: Path, store_url: str, fakes: Fakes, **dispatch: Any) -> Path:
@@ -97,7 +104,17 @@ def write_config(tmp_path: Path, store_url: str, fakes: Fakes, **dispatch: Any) 
                 "api_base_url": fakes.discord.api_base,
                 "request_timeout_seconds": 1.0,
             },
+            {
+                "name": "newsletter",
+                "platform": "email",
+                "list": "chaos",
+                "from_address": "News <news@news.example.org>",
+                "smtp": {"host": fakes.smtp.host, "port": fakes.smtp.port, "security": "none"},
+                "connections": 2,
+                "rate_per_second": 100000,
+            },
         ],
+        "web": {"base_url": "https://news.example.org", "secret": "chaos-test-secret-7c1e9a"},
     }
     path = tmp_path / "chaos.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -109,6 +126,8 @@ async def queue_stories(store_url: str, count: int) -> None:
 
     store = await Store.open(StoreConfig(url=store_url))
     try:
+        wanted = [Wanted(reader, [], SubscriberStatus.CONFIRMED) for reader in READERS]
+        await Subscribers(store).upsert("chaos", wanted, source="test", reopen=True)
         now = datetime.now(UTC)
         for n in range(1, count + 1):
             await store.add_article(
@@ -249,6 +268,16 @@ def story_numbers(texts: list[str]) -> Counter[int]:
 
 def telegram_posts(fake: FakeTelegramAPI, chat_id: int) -> Counter[int]:
     return story_numbers([m.text for m in fake.messages.get(chat_id, {}).values()])
+
+
+def emails(smtp: FakeSMTP) -> dict[str, Counter[int]]:
+    """Per reader, how many times each story reached them."""
+    found: dict[str, Counter[int]] = {reader: Counter() for reader in READERS}
+    for received in smtp.messages:
+        story = story_numbers([str(received.message["Subject"])])
+        for reader in received.rcpt_to:
+            found.setdefault(reader, Counter()).update(story)
+    return found
 
 
 def discord_posts(fake: FakeDiscordAPI, channel_id: int) -> Counter[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import random
 import socket
 import threading
 from collections import Counter
@@ -75,6 +76,9 @@ class _Handler:
             state.rcpt_seen[address] += 1
             script = state.rcpt_script.get(address)
             reply = script.pop(0) if script else None
+            if reply is None and self.fake.rng.random() < self.fake.rcpt_fault_rate:
+                reply = "451 4.3.0 Temporary failure, try again later"
+                self.fake.faults += 1
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -105,6 +109,9 @@ class FakeSMTP:
         self.state = _State()
         self.on_message: Callable[[Received, int], None] | None = None
         self.mail_reply: str | None = None  # e.g. "553 5.7.1 Sender not allowed" for every MAIL
+        self.rcpt_fault_rate = 0.0  # share of recipients answered 451 (retry later), at random
+        self.rng = random.Random(0)
+        self.faults = 0
         self.credentials = (username, password) if username is not None else None
         options: dict[str, Any] = {}
         if self.credentials is not None:
