@@ -319,6 +319,30 @@ def channel() -> None:
     """Channel state: list, resume a paused channel."""
 
 
+@channel.command("list")
+@config_option
+@click.pass_context
+def channel_list(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """Every configured channel: platform, target, and whether it is live, dry-run or paused."""
+    loaded = load(ctx, config_path, verbose)
+    paused = with_store(lambda store: store.paused_channels(), loaded)
+    for c in loaded.app.channels:
+        state = (
+            f"paused: {paused[c.name]}"
+            if c.name in paused
+            else "disabled"
+            if not c.enabled
+            else "dry run"
+            if c.dry_run
+            else "live"
+        )
+        out.print(
+            f"{c.name}\t{c.platform}\t{c.describe_target()}\t{state}",
+            highlight=False,
+            markup=False,
+        )
+
+
 @channel.command("resume")
 @config_option
 @click.argument("name")

@@ -154,3 +154,19 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path, config_file: Path) -> None
             process.kill()
     assert process.returncode == 0, err
     assert "done: 3 posted" in out
+
+
+def test_channel_list_and_resume(tmp_path: Path, config_file: Path) -> None:
+    env = {"DISTRIBUTOR_CONFIG": str(config_file)}
+    listed = cli("channel", "list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        "telegram",
+        "discord",
+        "email",
+    ]
+    assert all(line.endswith("dry run") for line in listed.stdout.splitlines())
+    resumed = cli("channel", "resume", "telegram", cwd=tmp_path, env=env)
+    assert resumed.returncode == 0 and "was not paused" in resumed.stdout
+    unknown = cli("channel", "resume", "pigeon", cwd=tmp_path, env=env)
+    assert unknown.returncode == 2 and "no channel named 'pigeon'" in unknown.stderr
