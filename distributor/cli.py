@@ -336,11 +336,8 @@ def channel_list(ctx: click.Context, config_path: Path | None, verbose: int) -> 
             if c.dry_run
             else "live"
         )
-        out.print(
-            f"{c.name}\t{c.platform}\t{c.describe_target()}\t{state}",
-            highlight=False,
-            markup=False,
-        )
+        # Tab-separated, for people and for `cut`.
+        click.echo(f"{c.name}\t{c.platform}\t{c.describe_target()}\t{state}")
 
 
 @channel.command("resume")
