@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from distributor.config import ChannelConfig
 from distributor.rendering import Renderer
@@ -38,6 +38,44 @@ class PlatformSpec:
     templates: Callable[[ChannelConfig], Sequence[str]]
     builder: Callable[[ChannelConfig, Renderer], PayloadBuilder]
     adapter: Callable[[ChannelConfig, PayloadBuilder, AdapterContext], ChannelAdapter]
+
+
+C = TypeVar("C", bound=ChannelConfig)
+
+
+def platform_spec(
+    name: str,
+    config_model: type[C],
+    builder: Callable[[C, Renderer], PayloadBuilder],
+    adapter: str,
+    templates: Callable[[C], Sequence[str]],
+) -> PlatformSpec:
+    """A ``PlatformSpec`` from typed parts.
+
+    ``adapter`` is ``"module:Class"``, imported only when a live channel of the platform is
+    built, so a dry run never loads the platform's client library. The class is called with
+    the channel's config, its payload builder and the ``AdapterContext``.
+    """
+
+    def narrow(config: ChannelConfig) -> C:
+        if not isinstance(config, config_model):
+            raise TypeError(f"channel {config.name!r} is not a {name} channel")
+        return config
+
+    def build_adapter(
+        config: ChannelConfig, built: PayloadBuilder, context: AdapterContext
+    ) -> ChannelAdapter:
+        module, _, attribute = adapter.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+        return cast("ChannelAdapter", factory(narrow(config), built, context))
+
+    return PlatformSpec(
+        name=name,
+        config_model=config_model,
+        templates=lambda config: templates(narrow(config)),
+        builder=lambda config, renderer: builder(narrow(config), renderer),
+        adapter=build_adapter,
+    )
 
 
 def _load(target: str) -> PlatformSpec:

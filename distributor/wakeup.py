@@ -2,7 +2,7 @@
 
 PostgreSQL: ``NOTIFY distributor_wake`` in the queueing transaction, ``LISTEN`` in workers.
 SQLite: no server to notify through, so workers watch ``PRAGMA data_version``, which changes
-whenever another connection commits (a cheap read every 200 ms).
+whenever another connection commits (a cheap read every 50 ms).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from distributor.store import Store
 log = logging.getLogger("distributor.wakeup")
 
 CHANNEL = "distributor_wake"
-SQLITE_POLL_SECONDS = 0.2
+SQLITE_POLL_SECONDS = 0.05
 
 
 async def notify(store: Store) -> None:
