@@ -48,13 +48,12 @@ async def listen(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None
 
 
 async def _listen_postgres(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    if store.engine.dialect.driver == "psycopg":
+        await _listen_psycopg(store, wake, stop)
+        return
     async with store.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
-        if not hasattr(driver, "add_listener"):
-            log.info("this PostgreSQL driver cannot LISTEN; relying on the periodic tick")
-            await stop.wait()
-            return
 
         def on_notify(*_args: object) -> None:
             wake.set()
@@ -66,6 +65,28 @@ async def _listen_postgres(store: Store, wake: asyncio.Event, stop: asyncio.Even
         finally:
             with contextlib.suppress(Exception):
                 await driver.remove_listener(CHANNEL, on_notify)
+
+
+async def _listen_psycopg(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    import psycopg
+
+    # A connection of its own, in autocommit: notifications arrive outside transactions.
+    conninfo = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute(f"LISTEN {CHANNEL}")
+        wake.set()  # anything queued before we listened is picked up by this tick
+
+        async def relay() -> None:
+            async for _ in conn.notifies():
+                wake.set()
+
+        relaying = asyncio.create_task(relay())
+        try:
+            await stop.wait()
+        finally:
+            relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying
 
 
 async def _watch_sqlite(store: Store, wake: asyncio.Event, stop: asyncio.Event) -> None:

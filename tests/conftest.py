@@ -106,13 +106,22 @@ async def _empty(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("psycopg", marks=pytest.mark.postgres),
+    ]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on SQLite (a file under tmp_path) and on an emptied PostgreSQL database."""
+    """The same test on SQLite (a file under tmp_path) and on an emptied PostgreSQL database,
+    through both supported drivers (asyncpg and psycopg)."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"
     url: str = request.getfixturevalue("postgres_database")
     asyncio.run(_empty(url))
+    if request.param == "psycopg":
+        url = make_url(url).set(drivername="postgresql+psycopg").render_as_string(False)
     return url
 
 

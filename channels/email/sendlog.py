@@ -72,8 +72,12 @@ class SendLog:
                 )
                 .on_conflict_do_nothing(index_elements=["delivery_id", "subscriber_id"])
             )
-            result = await session.execute(insert)
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            await session.execute(insert)
+            # Counted, not rowcount: psycopg reports -1 for INSERT … SELECT … ON CONFLICT.
+            audience_size = await session.scalar(
+                select(func.count()).where(EmailSend.delivery_id == self.delivery_id)
+            )
+            return int(audience_size or 0)
 
     async def reopen(self) -> int:
         """Start an attempt: rows a dead attempt left "sending" and deferred rows go back to
