@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+from email.message import EmailMessage
 from pathlib import Path
 
 from rich.console import Console
@@ -46,7 +49,9 @@ async def run(loaded: LoadedConfig, console: Console) -> None:
             f"[bold]{channel.name}[/] ({channel.platform}): {len(files)} file(s) in {where}",
             highlight=False,
         )
-        console.print(Panel(_preview(files[-1]), title=files[-1].name, expand=False))
+        console.print(
+            Panel(_preview(files[-1]), title=files[-1].name, expand=False), soft_wrap=False
+        )
 
 
 def _preview(path: Path) -> str:
@@ -59,5 +64,12 @@ def _preview(path: Path) -> str:
             embed = params["embeds"][0]
             text = f"{embed.get('title')}\n\n{embed.get('description')}"
         return str(text if text is not None else content)[:1500]
-    head, _, _ = content.partition("\n\n")
-    return head[:1500]
+    message = email.message_from_string(content, policy=email.policy.default)
+    if not isinstance(message, EmailMessage):
+        return content[:1500]
+    text = message.get_body(preferencelist=("plain",))
+    body = text.get_content() if isinstance(text, EmailMessage) else ""
+    headers = "\n".join(
+        f"{name}: {message[name]}" for name in ("To", "Subject", "List-Unsubscribe") if message[name]
+    )
+    return f"{headers}\n\n{body}"[:1500]
