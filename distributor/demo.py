@@ -69,7 +69,6 @@ def _preview(path: Path) -> str:
         return content[:1500]
     text = message.get_body(preferencelist=("plain",))
     body = text.get_content() if isinstance(text, EmailMessage) else ""
-    headers = "\n".join(
-        f"{name}: {message[name]}" for name in ("To", "Subject", "List-Unsubscribe") if message[name]
-    )
+    shown = ("To", "Subject", "List-Unsubscribe")
+    headers = "\n".join(f"{name}: {message[name]}" for name in shown if message[name])
     return f"{headers}\n\n{body}"[:1500]
