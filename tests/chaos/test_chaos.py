@@ -125,7 +125,8 @@ async def test_killed_workers_lose_nothing_and_duplicate_only_what_is_allowed(
         print(
             f"kills {workers.kills}, Telegram duplicates (resend) "
             f"{sum(n - 1 for n in resend.values())}, skipped {counts[DeliveryStatus.SKIPPED]}, "
-            f"Discord nonce dedups {fakes.discord.nonce_hits}"
+            f"Discord nonce dedups {fakes.discord.nonce_hits}, emails lost "
+            f"{sum(stories - len(got) for got in emails(fakes.smtp).values())}"
         )
         assert counts[DeliveryStatus.DEAD] == counts[DeliveryStatus.FAILED] == 0
         email_connections = 2  # the chaos config's `connections`
