@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database
 from channels.base import AdapterContext
 from channels.email.adapter import EmailAdapter
 from channels.email.config import EmailChannelConfig
@@ -192,7 +193,19 @@ class LoopLag:
 
 
 async def run_adapter(args: argparse.Namespace, port: int, workdir: Path) -> dict[str, Any]:
+    if args.store == "postgresql":  # a throwaway database, dropped afterwards
+        pg_url = await create_database(DEFAULT_ADMIN_URL)
+        try:
+            return await _run_adapter(args, port, workdir, pg_url)
+        finally:
+            await drop_database(DEFAULT_ADMIN_URL, pg_url)
     store_url = args.store or f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+    return await _run_adapter(args, port, workdir, store_url)
+
+
+async def _run_adapter(
+    args: argparse.Namespace, port: int, workdir: Path, store_url: str
+) -> dict[str, Any]:
     key = workdir / "dkim.pem" if args.dkim else None
     path = workdir / "bench.yaml"
     path.write_text(yaml.safe_dump(config_data(store_url, port, args.connections, key)))
@@ -265,7 +278,10 @@ def main() -> None:
         "--baseline", type=int, default=5_000, help="readers mailed by the baseline (0: skip)"
     )
     parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit key)")
-    parser.add_argument("--store", help="store URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--store",
+        help="'postgresql' (a throwaway database), a store URL, or nothing: a fresh SQLite file",
+    )
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sink:
