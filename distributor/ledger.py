@@ -350,37 +350,3 @@ class Ledger:
                 )
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
-
-    async def counts(self) -> dict[str, int]:
-        async with self.store.session() as session:
-            rows = await session.execute(
-                select(Delivery.status, func.count()).group_by(Delivery.status)
-            )
-            return {status: int(n) for status, n in rows}
-
-    async def due_count(self, channels: Collection[str]) -> int:
-        now = self.store.clock()
-        async with self.store.session() as session:
-            queued = await session.scalar(
-                select(func.count()).where(
-                    Article.status == ArticleStatus.QUEUED, Article.publish_at <= now
-                )
-            )
-            pending = await session.scalar(
-                select(func.count()).where(
-                    Delivery.status == DeliveryStatus.PENDING,
-                    Delivery.next_attempt_at <= now,
-                    Delivery.channel.in_(list(channels)),
-                )
-            )
-        return int(queued or 0) + int(pending or 0)
-
-    async def dead(self) -> list[Delivery]:
-        async with self.store.session() as session:
-            rows = await session.scalars(
-                select(Delivery)
-                .where(or_(*(Delivery.status == s for s in DeliveryStatus.RETRYABLE)))
-                .order_by(Delivery.updated_at.desc())
-                .limit(200)
-            )
-            return list(rows)
