@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from distributor import db
+from distributor import database
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -31,7 +31,7 @@ def summary(values: Sequence[float]) -> str:
 
 
 async def _admin(admin_url: str, sql: str) -> None:
-    engine = db.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    engine = database.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
             await conn.execute(text(sql))
@@ -44,9 +44,9 @@ async def create_database(admin_url: str) -> str:
     name = f"distributor_bench_{secrets.token_hex(4)}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = db.create_engine(url)
+    engine = database.create_engine(url)
     try:
-        await db.upgrade(engine)
+        await database.upgrade(engine)
     finally:
         await engine.dispose()
     return url

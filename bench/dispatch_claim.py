@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text, update
 
 from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database, summary
-from distributor import db
+from distributor import database
 from distributor.config import ChannelConfig
 from distributor.ledger import Ledger
 from distributor.models import Delivery, DeliveryStatus
@@ -68,7 +68,7 @@ async def fill(store: Store, rows: int) -> None:
 
 async def main(rows: int, repeat: int, admin_url: str, keep: bool) -> None:
     url = await create_database(admin_url)
-    store = Store(db.create_engine(url))
+    store = Store(database.create_engine(url))
     try:
         started = time.perf_counter()
         await fill(store, rows)

@@ -32,18 +32,18 @@ from typing import Any
 import yaml
 
 from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database
-from channels.base import AdapterContext
-from channels.email.adapter import EmailAdapter
-from channels.email.config import EmailChannelConfig
-from channels.email.models import Subscriber, SubscriberStatus
-from channels.email.payload import EmailPayloads
-from distributor import views
+from distributor import article_views
+from distributor.adapter import AdapterContext
 from distributor.clock import utcnow
 from distributor.configload import load_config
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
 from distributor.store import Store
 from distributor.types import ArticleDraft, DeliveryTicket, RenderedMessage
+from distributor_channels.email.adapter import EmailAdapter
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.models import Subscriber, SubscriberStatus
+from distributor_channels.email.payload import EmailPayloads
 
 SMTP_SINK_PATHS = ("/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink")
 
@@ -164,7 +164,9 @@ async def story(
     article = await store.get_article(queued.article_id)
     assert article is not None
     (delivery,) = await store.deliveries_for([article.id])
-    view = views.article_view(article, channel, loaded.app, views.lead_cache(loaded.app))
+    view = article_views.article_view(
+        article, channel, loaded.app, article_views.lead_cache(loaded.app)
+    )
     message = EmailPayloads(channel, loaded.renderer()).render(view)
     ticket = DeliveryTicket(delivery.id, article.id, delivery.channel, article.version, 1)
     return message, ticket

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from channels.base import AdapterContext
-from channels.telegram.adapter import TelegramAdapter
-from channels.telegram.payload import TelegramPayloads
+from distributor.adapter import AdapterContext
 from distributor.config import AppConfig
 from distributor.pacing import Pacer
 from distributor.rendering import Renderer
+from distributor_channels.telegram.adapter import TelegramAdapter
+from distributor_channels.telegram.payload import TelegramPayloads
 from tests.fakes.telegram_api import FakeTelegramAPI, FloodLimits
 from tests.fakes.telegram_fixtures import CHANNEL_ID, TELEGRAM_TOKEN, populate_default_chats
 from tests.telegram.conftest import article, channel_config, ticket

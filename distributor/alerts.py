@@ -6,8 +6,8 @@ import itertools
 import logging
 import time
 
-from channels.base import ChannelAdapter
 from distributor import labels
+from distributor.adapter import ChannelAdapter
 from distributor.clock import Clock
 from distributor.logs import REDACTOR
 from distributor.types import ArticleView, DeliveryTicket

@@ -130,10 +130,10 @@ def db_upgrade(ctx: click.Context, config_path: Path | None, verbose: int) -> No
     loaded = load(ctx, config_path, verbose)
 
     async def done(store: Store) -> None:
-        from distributor import db as database
+        from distributor import database
 
-        revision = await database.current_revision(store.engine)
-        out.print(f"store is at revision {revision}", highlight=False)
+        revisions = await database.current_revisions(store.engine)
+        out.print(f"store is at revision {', '.join(revisions)}", highlight=False)
 
     with_store(done, loaded, upgrade=True)
 
@@ -204,14 +204,14 @@ def status(
     ctx: click.Context, config_path: Path | None, verbose: int, as_json: bool, limit: int
 ) -> None:
     """Show the queue and each story's deliveries per channel."""
-    from distributor import status as status_view
+    from distributor import status_report
 
     loaded = load(ctx, config_path, verbose)
-    data = with_store(lambda store: status_view.collect(store, loaded.app, limit), loaded)
+    data = with_store(lambda store: status_report.collect(store, loaded.app, limit), loaded)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        status_view.render(data, loaded.app.zone, out)
+        status_report.render(data, loaded.app.zone, out)
 
 
 @main.command()
@@ -364,12 +364,59 @@ def demo(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     run_async(demo_run.run(loaded, out))
 
 
-def _register_platform_commands() -> None:
-    # Imported here, not at the top: channels.email.cli imports this module's helpers lazily.
-    from channels.email import cli as email_cli
+@main.command()
+@config_option
+@click.option("--host", help="Address to listen on (default: web.host).")
+@click.option("--port", type=int, help="Port (default: web.port).")
+@click.pass_context
+def web(
+    ctx: click.Context, config_path: Path | None, verbose: int, host: str | None, port: int | None
+) -> None:
+    """Serve the web service: the platforms' reader pages (email subscribe, unsubscribe)."""
+    import uvicorn
 
-    main.add_command(email_cli.subscribers)
-    main.add_command(email_cli.web)
+    from distributor import adapter_factory
+    from distributor.web import WebContext, create_app
+
+    loaded = load(ctx, config_path, verbose)
+    settings = loaded.app.web
+
+    async def serve(store: Store) -> None:
+        outbox = adapter_factory.outbox_dir(loaded.app, Path.cwd())
+        context = WebContext(loaded.app, store, loaded.renderer(), outbox, store.clock)
+        try:
+            application = create_app(context)
+        except ValueError as exc:
+            fail(str(exc), 2)
+            raise
+        if context.development_secret:
+            err.print(
+                "warning: web.secret is the development default; links are forgeable and "
+                "real confirmation emails are refused until you set your own secret",
+                highlight=False,
+            )
+        config = uvicorn.Config(
+            application,
+            host=host or settings.host,
+            port=port if port is not None else settings.port,
+            access_log=False,  # the URLs carry readers' tokens
+            log_level="debug" if verbose >= 2 else "warning",
+            server_header=False,
+            proxy_headers=True,
+        )
+        out.print(f"serving {settings.base_url} on {config.host}:{config.port}", highlight=False)
+        await uvicorn.Server(config).serve()
+
+    with_store(serve, loaded)
+
+
+def _register_platform_commands() -> None:
+    # Interim: the lazy root group replaces this (commands declared on each platform's spec).
+    from distributor import registry
+
+    for spec in registry.installed():
+        for target in spec.commands.values():
+            main.add_command(registry.load_attribute(target))
 
 
 _register_platform_commands()

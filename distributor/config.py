@@ -131,13 +131,16 @@ class ChannelConfig(Strict):
         return self.name
 
 
+DEVELOPMENT_WEB_SECRET = "insecure-development-secret-change-me"  # noqa: S105 (refused for real mail)
+
+
 class WebConfig(Strict):
-    """The reader-facing HTTP service (subscribe, confirm, unsubscribe)."""
+    """The web service: readers' pages of the platforms (email), later the desk and the API."""
 
     base_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    secret: SecretStr = SecretStr("insecure-development-secret-change-me")
+    secret: SecretStr = SecretStr(DEVELOPMENT_WEB_SECRET)
 
 
 class AlertsConfig(Strict):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from distributor import errors, registry, resources
 from distributor.config import AppConfig, ChannelConfig
 from distributor.rendering import Renderer
-from distributor.yamlsource import Path_, YamlSource, read_yaml_file
+from distributor.yamlsource import KeyPath, YamlSource, read_yaml_file
 
 ENV_VAR = "DISTRIBUTOR_CONFIG"
 
@@ -67,6 +67,7 @@ def load_config(
     _check_templates(channels, source, path, problems)
     if app is not None:
         _check_references(app, source, problems)
+        _check_platforms(app, channels, source, problems)
     if problems or app is None:
         raise errors.ConfigError(sorted(problems, key=_line_number))
     return LoadedConfig(app=app, path=path, bundled=bundled)
@@ -78,7 +79,7 @@ def _line_number(problem: str) -> int:
     return int(line) if line.isdigit() else 0
 
 
-def _report(exc: ValidationError, source: YamlSource, prefix: Path_, problems: list[str]) -> None:
+def _report(exc: ValidationError, source: YamlSource, prefix: KeyPath, problems: list[str]) -> None:
     for error in exc.errors(include_url=False, include_input=False):
         loc = (*prefix, *(part for part in error["loc"] if not _is_union_tag(part)))
         message = _FRIENDLY.get(error["type"], error["msg"])
@@ -125,7 +126,7 @@ def _validate(
 def _validate_channel(
     raw: object, index: int, source: YamlSource, problems: list[str]
 ) -> ChannelConfig | None:
-    where: Path_ = ("channels", index)
+    where: KeyPath = ("channels", index)
     if not isinstance(raw, dict):
         problems.append(f"{source.where(where)}: a channel must be a mapping of keys")
         return None
@@ -171,6 +172,21 @@ def _check_references(app: AppConfig, source: YamlSource, problems: list[str]) -
         problems.append(
             f"{source.where(('alerts', 'channel'))}: no channel named {app.alerts.channel!r}"
         )
+
+
+def _check_platforms(
+    app: AppConfig,
+    channels: list[tuple[int, ChannelConfig]],
+    source: YamlSource,
+    problems: list[str],
+) -> None:
+    """Each platform's rules across all its channels (its spec's ``validate`` hook)."""
+    by_platform: dict[str, list[tuple[int, ChannelConfig]]] = {}
+    for index, channel in channels:
+        by_platform.setdefault(channel.platform, []).append((index, channel))
+    for platform, mine in sorted(by_platform.items()):
+        for problem in registry.get(platform).validate(mine, app):
+            problems.append(f"{source.where(problem.path)}: {problem.message}")
 
 
 def _secrets(value: object) -> set[str]:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from distributor import editorial, resources
-from distributor.adapters import outbox_dir
+from distributor.adapter_factory import outbox_dir
 from distributor.configload import LoadedConfig
 from distributor.service import Service
 from distributor.store import Store

@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from channels.base import ChannelAdapter
-from distributor import errors, inflight, views
+from distributor import article_views, errors, inflight
+from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
 from distributor.ledger import Ledger
@@ -64,7 +64,7 @@ class Dispatcher:
             dispatch.backoff_base_seconds, dispatch.backoff_max_seconds, dispatch.max_attempts
         )
         self.alerter = alerter or Alerter(None, store.clock)
-        self.lead = views.lead_cache(app)
+        self.lead = article_views.lead_cache(app)
         self.held: set[int] = set()
         self.paused: set[str] = set()
         self.stopping = False
@@ -158,7 +158,7 @@ class Dispatcher:
         try:
             message = None
             if delivery.operation != Operation.DELETE:
-                view = views.article_view(article, adapter.config, self.app, self.lead)
+                view = article_views.article_view(article, adapter.config, self.app, self.lead)
                 message = adapter.builder.render(view)
             result = await self._call_marking_start(adapter, delivery, message, ticket)
         except errors.LeaseLost:

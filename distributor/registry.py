@@ -1,43 +1,99 @@
-"""Platform name → what implements it: built-ins plus the ``distributor.channels`` entry points.
+"""Platform name → what implements it, found through the ``distributor.channels`` entry points.
 
-Registration is explicit (no directory scanning). A platform module exposes ``SPEC``, a
-``PlatformSpec``; built-ins are imported lazily so a Telegram-only newsroom never loads the
-Discord client.
+Registration is explicit (no directory scanning) and the same for every platform: the built-in
+Telegram, Discord and email adapters declare their entry points in the project's metadata just
+as a third-party package would, so the core never imports a platform. A platform module exposes
+``SPEC``, a ``PlatformSpec`` naming everything the platform brings: its config model, its
+payload builder and transport, and optionally its CLI commands, tables (an Alembic branch), web
+routes, a cross-channel ``validate`` hook and a preview of a post. Heavy parts are named by
+``"module:attribute"`` strings and imported only when used, so ``distributor --help`` or a dry
+run never loads a platform's client library.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from distributor.config import ChannelConfig
+from distributor.config import AppConfig, ChannelConfig
 from distributor.rendering import Renderer
+from distributor.yamlsource import KeyPath
 
 if TYPE_CHECKING:
-    from channels.base import AdapterContext, ChannelAdapter, PayloadBuilder
+    from distributor.adapter import AdapterContext, ChannelAdapter, PayloadBuilder
+    from distributor.types import RenderedMessage
 
 ENTRY_POINT_GROUP = "distributor.channels"
 
-BUILTINS: dict[str, str] = {
-    "telegram": "channels.telegram:SPEC",
-    "discord": "channels.discord:SPEC",
-    "email": "channels.email:SPEC",
-}
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A configuration problem found by a platform's ``validate`` hook, at a key path."""
+
+    path: KeyPath
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostPreview:
+    """What a reader of the platform would see, for people (the editors' desk, ``preview``).
+
+    ``text`` is the post as the platform shows it (markup applied, not source), ``length`` is
+    counted the way the platform counts against ``limit``, and ``payload`` is the exact request
+    body (what the outbox would write), so a preview can never differ from the post.
+    """
+
+    platform: str
+    title: str
+    text: str
+    length: int
+    limit: int
+    payload: bytes
+    media_type: str
+
+
+Validator = Callable[[Sequence[tuple[int, ChannelConfig]], AppConfig], list[Problem]]
+Previewer = Callable[[ChannelConfig, "RenderedMessage", "PayloadBuilder"], PostPreview]
+
+
+def _no_problems(_channels: Sequence[tuple[int, ChannelConfig]], _app: AppConfig) -> list[Problem]:
+    return []
 
 
 @dataclass(frozen=True)
 class PlatformSpec:
-    """What a platform brings: its config keys, its payload builder, its transport."""
+    """What a platform brings.
+
+    Attributes:
+        name: the YAML ``platform:`` value.
+        config_model: the pydantic model of its channel entries.
+        templates: the templates a channel renders with (``check-config`` renders each).
+        builder: the pure payload builder for a channel.
+        adapter: the live transport for a channel.
+        commands: CLI command name → ``"module:attribute"`` of a click command, loaded lazily.
+        models: a module declaring the platform's tables on ``distributor.models.Base``.
+        migrations: a package holding the platform's Alembic versions, its own branch.
+        web_routes: ``"module:function"``; the function takes a ``web.WebContext`` and returns
+            Starlette routes, mounted by the one web service under ``web.base_url``.
+        validate: rules across all the platform's channels, run by every config load.
+        preview: what a post looks like on the platform, built from the real payload.
+    """
 
     name: str
     config_model: type[ChannelConfig]
     templates: Callable[[ChannelConfig], Sequence[str]]
     builder: Callable[[ChannelConfig, Renderer], PayloadBuilder]
     adapter: Callable[[ChannelConfig, PayloadBuilder, AdapterContext], ChannelAdapter]
+    preview: Previewer
+    commands: Mapping[str, str] = field(default_factory=dict)
+    models: str | None = None
+    migrations: str | None = None
+    web_routes: str | None = None
+    validate: Validator = _no_problems
 
 
 C = TypeVar("C", bound=ChannelConfig)
@@ -49,12 +105,15 @@ def platform_spec(
     builder: Callable[[C, Renderer], PayloadBuilder],
     adapter: str,
     templates: Callable[[C], Sequence[str]],
+    preview: Callable[[C, RenderedMessage, PayloadBuilder], PostPreview],
+    **extras: Any,
 ) -> PlatformSpec:
     """A ``PlatformSpec`` from typed parts.
 
     ``adapter`` is ``"module:Class"``, imported only when a live channel of the platform is
     built, so a dry run never loads the platform's client library. The class is called with
-    the channel's config, its payload builder and the ``AdapterContext``.
+    the channel's config, its payload builder and the ``AdapterContext``. ``extras`` are the
+    optional ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…).
     """
 
     def narrow(config: ChannelConfig) -> C:
@@ -65,9 +124,7 @@ def platform_spec(
     def build_adapter(
         config: ChannelConfig, built: PayloadBuilder, context: AdapterContext
     ) -> ChannelAdapter:
-        module, _, attribute = adapter.partition(":")
-        factory = getattr(importlib.import_module(module), attribute)
-        return cast("ChannelAdapter", factory(narrow(config), built, context))
+        return cast("ChannelAdapter", load_attribute(adapter)(narrow(config), built, context))
 
     return PlatformSpec(
         name=name,
@@ -75,15 +132,15 @@ def platform_spec(
         templates=lambda config: templates(narrow(config)),
         builder=lambda config, renderer: builder(narrow(config), renderer),
         adapter=build_adapter,
+        preview=lambda config, message, built: preview(narrow(config), message, built),
+        **extras,
     )
 
 
-def _load(target: str) -> PlatformSpec:
+def load_attribute(target: str) -> Any:
+    """Import ``"module:attribute"`` and return the attribute."""
     module_name, _, attribute = target.partition(":")
-    spec = getattr(importlib.import_module(module_name), attribute)
-    if not isinstance(spec, PlatformSpec):
-        raise TypeError(f"{target} is not a PlatformSpec")
-    return spec
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 @cache
@@ -92,15 +149,23 @@ def _plugins() -> dict[str, str]:
 
 
 def names() -> list[str]:
-    return sorted({*BUILTINS, *_plugins()})
+    return sorted(_plugins())
 
 
 @cache
 def get(name: str) -> PlatformSpec:
-    target = BUILTINS.get(name) or _plugins().get(name)
+    target = _plugins().get(name)
     if target is None:
-        raise LookupError(f"No channel platform named {name!r} (known: {', '.join(names())})")
-    spec = _load(target)
+        known = ", ".join(names()) or "none installed"
+        raise LookupError(f"No channel platform named {name!r} (known: {known})")
+    spec = load_attribute(target)
+    if not isinstance(spec, PlatformSpec):
+        raise TypeError(f"{target} is not a PlatformSpec")
     if spec.name != name:
         raise LookupError(f"{target} declares platform {spec.name!r}, not {name!r}")
     return spec
+
+
+def installed() -> list[PlatformSpec]:
+    """Every installed platform's spec (for the CLI, the migrations and the web service)."""
+    return [get(name) for name in names()]

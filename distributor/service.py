@@ -21,9 +21,8 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from channels.base import AdapterContext, ChannelAdapter, ProgressSink
-from distributor import adapters as adapter_factory
-from distributor import wakeup
+from distributor import adapter_factory, wakeup
+from distributor.adapter import AdapterContext, ChannelAdapter, ProgressSink
 from distributor.alerts import Alerter
 from distributor.clock import Clock, utcnow
 from distributor.configload import LoadedConfig

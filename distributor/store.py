@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from distributor import db, errors
+from distributor import database, errors
 from distributor.clock import Clock, utcnow
 from distributor.config import StoreConfig
 from distributor.models import (
@@ -45,18 +45,19 @@ class Store:
         cls, config: StoreConfig, *, clock: Clock = utcnow, auto_upgrade: bool | None = None
     ) -> Store:
         """Connect; SQLite is migrated automatically, other stores must already be current."""
-        engine = db.create_engine(config.url, echo=config.echo)
+        engine = database.create_engine(config.url, echo=config.echo)
         if auto_upgrade is None:
             auto_upgrade = engine.dialect.name == "sqlite"
         try:
-            await db.ensure_schema(engine, auto_upgrade=auto_upgrade)
+            await database.ensure_schema(engine, auto_upgrade=auto_upgrade)
         except errors.StoreError:
             await engine.dispose()
             raise
         except Exception as exc:
             await engine.dispose()
             raise errors.StoreError(
-                f"cannot open the store at {db.safe_url(config.url)}: {type(exc).__name__}: {exc}"
+                f"cannot open the store at {database.safe_url(config.url)}: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         return cls(engine, clock)
 

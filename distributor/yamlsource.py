@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 # ${NAME} or ${NAME:-default}; $${NAME} escapes a literal.
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -27,11 +27,11 @@ class YamlSource:
 
     file: str
     data: Any
-    lines: dict[Path_, int] = field(default_factory=dict)
+    lines: dict[KeyPath, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    secret_paths: set[Path_] = field(default_factory=set)
+    secret_paths: set[KeyPath] = field(default_factory=set)
 
-    def line_of(self, path: Path_) -> int | None:
+    def line_of(self, path: KeyPath) -> int | None:
         """The line of ``path``, or of its closest ancestor that exists in the file."""
         for end in range(len(path), -1, -1):
             line = self.lines.get(tuple(path[:end]))
@@ -39,14 +39,14 @@ class YamlSource:
                 return line
         return None
 
-    def where(self, path: Path_) -> str:
+    def where(self, path: KeyPath) -> str:
         line = self.line_of(path)
         dotted = format_path(path)
         location = f"{self.file}:{line}" if line is not None else self.file
         return f"{location}: {dotted}" if dotted else location
 
 
-def format_path(path: Path_) -> str:
+def format_path(path: KeyPath) -> str:
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -80,7 +80,7 @@ def read_yaml(text: str, file: str, environ: Mapping[str, str] | None = None) ->
 def _convert(
     loader: yaml.SafeLoader,
     node: yaml.Node,
-    path: Path_,
+    path: KeyPath,
     source: YamlSource,
     env: Mapping[str, str],
 ) -> Any:
@@ -106,7 +106,7 @@ def _convert(
     return value
 
 
-def _expand(value: str, path: Path_, source: YamlSource, env: Mapping[str, str]) -> str:
+def _expand(value: str, path: KeyPath, source: YamlSource, env: Mapping[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from distributor import db
+from distributor import database
 from distributor.config import StoreConfig
 from distributor.store import Store
 
@@ -51,7 +51,7 @@ def clock() -> FakeClock:
 
 
 async def _admin(sql: str) -> None:
-    engine = db.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    engine = database.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
             await conn.execute(text(sql))
@@ -76,9 +76,9 @@ def postgres_database() -> Iterator[str]:
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
     async def migrate() -> None:
-        engine = db.create_engine(url)
+        engine = database.create_engine(url)
         try:
-            await db.upgrade(engine)
+            await database.upgrade(engine)
         finally:
             await engine.dispose()
 
@@ -88,7 +88,7 @@ def postgres_database() -> Iterator[str]:
 
 
 async def _empty(url: str) -> None:
-    engine = db.create_engine(url)
+    engine = database.create_engine(url)
     try:
         async with engine.begin() as conn:
             tables = (

@@ -1,6 +1,6 @@
 """The Discord channel adapter: a payload builder plus a bot or webhook transport.
 
-Every call runs inside an ``Exchange`` (see ``watch``): paced, with a deadline per request,
+Every call runs inside an ``Exchange`` (see ``request_hooks``): paced, with a deadline per request,
 and with discord.py's own 5xx retries cut short. Whatever discord.py or aiohttp raises leaves
 this module as one of the ``distributor.errors`` classes (see ``errors``).
 """
@@ -12,23 +12,22 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from channels.discord import apibase, watch
-from channels.discord import errors as mapping
-from channels.discord.config import DiscordChannelConfig
-from channels.discord.parts import MessageParts, message_parts
-from channels.discord.payload import DiscordPayloads
-from channels.discord.transport import BotTransport, Transport, WebhookTransport
 from distributor import errors
 from distributor.logs import REDACTOR, install_redaction
 from distributor.pacing import Rate, Slot
 from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor_channels.discord import apibase, error_map, request_hooks
+from distributor_channels.discord.config import DiscordChannelConfig
+from distributor_channels.discord.parts import MessageParts, message_parts
+from distributor_channels.discord.payload import DiscordPayloads
+from distributor_channels.discord.transport import BotTransport, Transport, WebhookTransport
 
 if TYPE_CHECKING:
-    from channels.base import AdapterContext, PayloadBuilder
+    from distributor.adapter import AdapterContext, PayloadBuilder
     from distributor.config import ChannelConfig
 
 T = TypeVar("T")
-PLATFORM = mapping.PLATFORM
+PLATFORM = error_map.PLATFORM
 NONCE_LENGTH = 25  # Discord's maximum
 
 
@@ -88,13 +87,13 @@ class DiscordAdapter:
         # Before any request exists: discord.py logs webhook URLs (token inside) at DEBUG.
         install_redaction([secret.get_secret_value()])
         self.idempotent = config.mode == "bot"
-        self._rules = watch.Rules(
+        self._rules = request_hooks.Rules(
             pacer=context.pacer,
             slots=(Slot(Rate(config.requests_per_second, 1), pacing_key(config)),),
             request_timeout=config.request_timeout_seconds,
             max_ratelimit_wait=config.max_ratelimit_wait_seconds,
         )
-        trace = watch.trace_config()
+        trace = request_hooks.trace_config()
         self._transport: Transport
         if config.mode == "bot":
             assert config.channel_id is not None
@@ -234,8 +233,8 @@ class DiscordAdapter:
             return await self._exchange(operation, call)
 
     async def _exchange(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        exchange = watch.Exchange(self._rules)
-        token = watch.CURRENT.set(exchange)
+        exchange = request_hooks.Exchange(self._rules)
+        token = request_hooks.CURRENT.set(exchange)
         try:
             async with asyncio.timeout(None) as deadline:
                 exchange.deadline = deadline
@@ -243,7 +242,7 @@ class DiscordAdapter:
         except errors.DeliveryError:
             raise
         except Exception as exc:
-            mapped = mapping.from_exception(
+            mapped = error_map.from_exception(
                 exc,
                 channel=self.channel.name,
                 operation=operation,
@@ -260,4 +259,4 @@ class DiscordAdapter:
                 )
             raise mapped from exc
         finally:
-            watch.CURRENT.reset(token)
+            request_hooks.CURRENT.reset(token)

@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 from discord.utils import escape_markdown, escape_mentions
 
-from channels.base import OutboxEntry
-from channels.discord.config import DEFAULT_TEMPLATE, DiscordChannelConfig
+from distributor.adapter import OutboxEntry
 from distributor.fitting import Draft, cut_with_ellipsis, fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
+from distributor_channels.discord.config import DEFAULT_TEMPLATE, DiscordChannelConfig
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256

@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Protocol
 import aiohttp
 import discord
 
-from channels.discord.parts import MessageParts
 from distributor.types import MessageRef
+from distributor_channels.discord.parts import MessageParts
 
 # discord.py warns once per process that voice needs PyNaCl and davey; nothing here speaks.
 discord.VoiceClient.warn_nacl = False

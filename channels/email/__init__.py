@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from channels.email.config import (
+from distributor.registry import platform_spec
+from distributor_channels.email.config import (
     CONFIRM_HTML_TEMPLATE,
     CONFIRM_TEXT_TEMPLATE,
     DEFAULT_HTML_TEMPLATE,
@@ -12,8 +13,8 @@ from channels.email.config import (
     WEB_TEMPLATES,
     EmailChannelConfig,
 )
-from channels.email.payload import EmailPayloads
-from distributor.registry import platform_spec
+from distributor_channels.email.payload import EmailPayloads
+from distributor_channels.email.preview import preview
 
 
 def _templates(config: EmailChannelConfig) -> Sequence[str]:
@@ -31,6 +32,11 @@ SPEC = platform_spec(
     "email",
     EmailChannelConfig,
     EmailPayloads,
-    adapter="channels.email.adapter:EmailAdapter",
+    adapter="distributor_channels.email.adapter:EmailAdapter",
     templates=_templates,
+    preview=preview,
+    commands={"subscribers": "distributor_channels.email.cli:subscribers"},
+    models="distributor_channels.email.models",
+    migrations="distributor_channels.email.migrations",
+    web_routes="distributor_channels.email.web:routes",
 )

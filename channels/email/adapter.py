@@ -15,21 +15,21 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from channels.base import AdapterContext, PayloadBuilder
-from channels.email import smtp
-from channels.email.config import EmailChannelConfig
-from channels.email.dkim import DkimKeyError, DkimSigner
-from channels.email.fanout import FanOut, Report
-from channels.email.links import Links
-from channels.email.message import Recipient, build_story, message_id, message_id_base
-from channels.email.models import SendStatus
-from channels.email.payload import EmailPayloads
-from channels.email.sendlog import Claimed, SendLog
 from distributor import errors
+from distributor.adapter import AdapterContext, PayloadBuilder
 from distributor.config import ChannelConfig
 from distributor.logs import install_redaction
 from distributor.store import Store
 from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor_channels.email import smtp
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.dkim import DkimKeyError, DkimSigner
+from distributor_channels.email.fanout import FanOut, Report
+from distributor_channels.email.links import Links
+from distributor_channels.email.message import Recipient, build_story, message_id, message_id_base
+from distributor_channels.email.models import SendStatus
+from distributor_channels.email.payload import EmailPayloads
+from distributor_channels.email.sendlog import Claimed, SendLog
 
 # Concurrent "sent" commits on PostgreSQL, whose commits mostly wait for the WAL flush
 # (SQLite has a single writer: one). Measured: 3 lanes, +15% messages per second.

@@ -16,15 +16,15 @@ from typing import Any, TypeVar
 
 import click
 
-from channels.email import addresses, csvio
-from channels.email.config import EmailChannelConfig
-from channels.email.models import SubscriberStatus
-from channels.email.subscribers import Subscribers, Upserted, Wanted
-from channels.email.topics import from_column, parse_topics
-from channels.email.web import WebContext, create_app, lists_of
 from distributor import errors
 from distributor.configload import LoadedConfig
 from distributor.store import Store
+from distributor_channels.email import addresses, csvio
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.models import SubscriberStatus
+from distributor_channels.email.subscribers import Subscribers, Upserted, Wanted
+from distributor_channels.email.topics import from_column, parse_topics
+from distributor_channels.email.web import WebContext, lists_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -182,11 +182,11 @@ async def _upsert(
     reopen: bool,
     source: str,
 ) -> list[tuple[Upserted, str]]:
-    from distributor import adapters
+    from distributor import adapter_factory
 
     book = Subscribers(store)
     results = await book.upsert(channel.list_name, wanted, source=source, reopen=reopen)
-    outbox = adapters.outbox_dir(loaded.app, Path.cwd())
+    outbox = adapter_factory.outbox_dir(loaded.app, Path.cwd())
     context = WebContext.build(loaded.app, store, loaded.renderer(), outbox, store.clock)
     done: list[tuple[Upserted, str]] = []
     for result in results:
@@ -319,47 +319,3 @@ def export(
     else:
         output.write_text(text, encoding="utf-8")
         _echo(f"{len(readers)} reader(s) written to {output}")
-
-
-@click.command("web")
-@_options
-@click.option("--host", help="Address to listen on (default: web.host).")
-@click.option("--port", type=int, help="Port (default: web.port).")
-@click.pass_context
-def web(
-    ctx: click.Context, config_path: Path | None, verbose: int, host: str | None, port: int | None
-) -> None:
-    """Serve the readers' pages: subscribe, confirm, unsubscribe (RFC 8058 one-click)."""
-    import uvicorn
-
-    from distributor import adapters
-
-    loaded = _load(ctx, config_path, verbose)
-    settings = loaded.app.web
-
-    async def serve(store: Store) -> None:
-        outbox = adapters.outbox_dir(loaded.app, Path.cwd())
-        try:
-            context = WebContext.build(loaded.app, store, loaded.renderer(), outbox, store.clock)
-        except ValueError as exc:
-            _fail(str(exc), 2)
-            raise
-        if context.links.development_secret:
-            _echo(
-                "warning: web.secret is the development default; links are forgeable and "
-                "real confirmation emails are refused until you set your own secret",
-                error=True,
-            )
-        config = uvicorn.Config(
-            create_app(context),
-            host=host or settings.host,
-            port=port if port is not None else settings.port,
-            access_log=False,  # the URLs carry readers' tokens
-            log_level="debug" if verbose >= 2 else "warning",
-            server_header=False,
-            proxy_headers=True,
-        )
-        _echo(f"serving {settings.base_url} on {config.host}:{config.port}")
-        await uvicorn.Server(config).serve()
-
-    _run(loaded, serve)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from channels.email import addresses
 from distributor.config import NAME_PATTERN, ChannelConfig, Strict
+from distributor_channels.email import addresses
 
 DEFAULT_HTML_TEMPLATE = "email/article.html.j2"
 DEFAULT_TEXT_TEMPLATE = "email/article.txt.j2"
@@ -147,7 +147,7 @@ class EmailChannelConfig(ChannelConfig):
     @field_validator("topics")
     @classmethod
     def _topics(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        from channels.email.topics import normalise_topics
+        from distributor_channels.email.topics import normalise_topics
 
         return tuple(normalise_topics(values))
 

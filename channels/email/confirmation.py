@@ -13,20 +13,20 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from channels.email import addresses, smtp
-from channels.email.config import (
+from distributor import errors
+from distributor.clock import Clock
+from distributor.rendering import Renderer
+from distributor_channels.email import addresses, smtp
+from distributor_channels.email.config import (
     CONFIRM_HTML_TEMPLATE,
     CONFIRM_TEXT_TEMPLATE,
     EmailChannelConfig,
 )
-from channels.email.dkim import DkimKeyError, DkimSigner
-from channels.email.links import Links
-from channels.email.message import POLICY, fold_lines
-from channels.email.models import Subscriber
-from channels.email.topics import from_column
-from distributor import errors
-from distributor.clock import Clock
-from distributor.rendering import Renderer
+from distributor_channels.email.dkim import DkimKeyError, DkimSigner
+from distributor_channels.email.links import Links
+from distributor_channels.email.message import POLICY, fold_lines
+from distributor_channels.email.models import Subscriber
+from distributor_channels.email.topics import from_column
 
 
 class ConfirmationMailer:

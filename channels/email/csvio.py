@@ -13,9 +13,9 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from channels.email import addresses
-from channels.email.models import Subscriber, SubscriberStatus
-from channels.email.topics import from_column, parse_topics
+from distributor_channels.email import addresses
+from distributor_channels.email.models import Subscriber, SubscriberStatus
+from distributor_channels.email.topics import from_column, parse_topics
 
 STATUS_WORDS = {
     "": None,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from channels.email.groupcommit import GroupCommitter
-from channels.email.models import SendStatus
-from channels.email.sendlog import Claimed, Outcome
-from channels.email.smtp import is_temporary
+from distributor_channels.email.groupcommit import GroupCommitter
+from distributor_channels.email.models import SendStatus
+from distributor_channels.email.sendlog import Claimed, Outcome
+from distributor_channels.email.smtp import is_temporary
 
 
 class ConnectionLost(Exception):

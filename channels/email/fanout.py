@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from channels.base import ProgressSink
-from channels.email import exchange as smtp_exchange
-from channels.email import smtp
-from channels.email.config import EmailChannelConfig
-from channels.email.dkim import DkimSigner
-from channels.email.feed import ReaderFeed
-from channels.email.groupcommit import GroupCommitter
-from channels.email.message import Recipient, StoryMessage, dot_stuff
-from channels.email.models import SendStatus
-from channels.email.sendlog import Claimed, Outcome, SendLog
 from distributor import errors
+from distributor.adapter import ProgressSink
 from distributor.pacing import Pacer, Rate, Slot
+from distributor_channels.email import exchange as smtp_exchange
+from distributor_channels.email import smtp
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.dkim import DkimSigner
+from distributor_channels.email.feed import ReaderFeed
+from distributor_channels.email.groupcommit import GroupCommitter
+from distributor_channels.email.message import Recipient, StoryMessage, dot_stuff
+from distributor_channels.email.models import SendStatus
+from distributor_channels.email.sendlog import Claimed, Outcome, SendLog
 
 CLAIM_PER_CONNECTION = 50
 CONNECT_TRIES = 3

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from channels.email.sendlog import Claimed, SendLog
+from distributor_channels.email.sendlog import Claimed, SendLog
 
 
 class ReaderFeed:

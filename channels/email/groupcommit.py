@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from channels.email.models import SendStatus
-from channels.email.recorder import SentRecorder
-from channels.email.sendlog import Outcome, SendLog
+from distributor_channels.email.models import SendStatus
+from distributor_channels.email.recorder import SentRecorder
+from distributor_channels.email.sendlog import Outcome, SendLog
 
 FINAL_DOT = b".\r\n"
 

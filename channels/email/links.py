@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from channels.email.tokens import TokenSigner
-from distributor.config import WebConfig
+from distributor.config import DEVELOPMENT_WEB_SECRET, WebConfig
+from distributor_channels.email.tokens import TokenSigner
 
-DEVELOPMENT_SECRET = WebConfig.model_fields["secret"].default.get_secret_value()
 _BASE_URL = re.compile(r"^https?://[A-Za-z0-9.:\[\]_-]+(/[A-Za-z0-9._~/-]*)?$")
 
 
@@ -22,7 +21,7 @@ class Links:
             raise ValueError(f"web.base_url is not a plain http(s) URL: {web.base_url!r}")
         self.base_url = base
         self.signer = TokenSigner(web.secret.get_secret_value())
-        self.development_secret = web.secret.get_secret_value() == DEVELOPMENT_SECRET
+        self.development_secret = web.secret.get_secret_value() == DEVELOPMENT_WEB_SECRET
 
     def subscribe(self, list_name: str) -> str:
         return f"{self.base_url}/subscribe/{list_name}"

@@ -19,9 +19,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from channels.email import addresses, markers
-from channels.email.config import EmailChannelConfig
 from distributor.types import MessageRef, RenderedMessage
+from distributor_channels.email import addresses, markers
+from distributor_channels.email.config import EmailChannelConfig
 
 # The default policy folds long List-Unsubscribe values into encoded words mail clients can't
 # use (PLATFORMS.md §3.3b); SMTP policy with a 998 limit keeps them readable.

@@ -11,15 +11,19 @@ from typing import ClassVar
 
 import css_inline
 
-from channels.base import OutboxEntry
-from channels.email.config import DEFAULT_HTML_TEMPLATE, DEFAULT_TEXT_TEMPLATE, EmailChannelConfig
-from channels.email.markers import UNSUBSCRIBE_MARKER
-from channels.email.message import clean_subject, preview_message
-from channels.email.topics import normalise_topics
 from distributor import errors
+from distributor.adapter import OutboxEntry
 from distributor.fitting import fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
+from distributor_channels.email.config import (
+    DEFAULT_HTML_TEMPLATE,
+    DEFAULT_TEXT_TEMPLATE,
+    EmailChannelConfig,
+)
+from distributor_channels.email.markers import UNSUBSCRIBE_MARKER
+from distributor_channels.email.message import clean_subject, preview_message
+from distributor_channels.email.topics import normalise_topics
 
 __all__ = ["UNSUBSCRIBE_MARKER", "EmailPayloads", "clean_subject"]
 

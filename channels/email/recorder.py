@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from channels.email.models import EmailSend, SendStatus
-from channels.email.sendlog import SendLog
 from distributor.models import UTCDateTime
+from distributor_channels.email.models import EmailSend, SendStatus
+from distributor_channels.email.sendlog import SendLog
 
 # Once PostgreSQL has received COMMIT it commits even if this worker dies before writing the
 # "." that follows: those readers are then recorded "sent" without the message. Not waiting

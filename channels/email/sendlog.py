@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, func, literal, or_, select, update
 
-from channels.email import topics as topic_codec
-from channels.email.models import EmailSend, SendStatus, Subscriber, SubscriberStatus
 from distributor.models import Article, ArticleStatus, UTCDateTime
 from distributor.store import Store
+from distributor_channels.email import topics as topic_codec
+from distributor_channels.email.models import EmailSend, SendStatus, Subscriber, SubscriberStatus
 
 
 @dataclass(frozen=True, slots=True)

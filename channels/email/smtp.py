@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import aiosmtplib
 
-from channels.email.config import EmailChannelConfig, SmtpConfig
 from distributor import errors
+from distributor_channels.email.config import EmailChannelConfig, SmtpConfig
 
 PLATFORM = "email"
 

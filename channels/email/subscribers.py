@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from channels.email import topics as topic_codec
-from channels.email.models import Subscriber, SubscriberStatus
 from distributor.store import Store
+from distributor_channels.email import topics as topic_codec
+from distributor_channels.email.models import Subscriber, SubscriberStatus
 
 # A pending reader who asks again within this time gets no second confirmation email.
 RESEND_AFTER = timedelta(minutes=5)

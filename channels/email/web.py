@@ -20,35 +20,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, Route
 
-from channels.email import addresses
-from channels.email.config import EmailChannelConfig
-from channels.email.confirmation import ConfirmationMailer
-from channels.email.links import Links
-from channels.email.models import Subscriber, SubscriberStatus
-from channels.email.subscribers import Subscribers, Wanted
-from channels.email.tokens import Claims, Purpose
-from channels.email.topics import normalise_topics
 from distributor import errors
 from distributor.clock import Clock
 from distributor.config import AppConfig
 from distributor.logs import REDACTOR
 from distributor.rendering import Renderer
 from distributor.store import Store
-
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the token must not leak to the next site visited
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-    ),
-}
+from distributor.web import WebContext as CoreWebContext
+from distributor_channels.email import addresses
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.confirmation import ConfirmationMailer
+from distributor_channels.email.links import Links
+from distributor_channels.email.models import Subscriber, SubscriberStatus
+from distributor_channels.email.subscribers import Subscribers, Wanted
+from distributor_channels.email.tokens import Claims, Purpose
+from distributor_channels.email.topics import normalise_topics
 
 
 def lists_of(app: AppConfig) -> Mapping[str, EmailChannelConfig]:
@@ -95,7 +85,7 @@ class _Pages:
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("list_title", "Newsletter")
         body = self.context.renderer.render(f"email/{template}", values)
-        return HTMLResponse(body, status_code=status, headers=HEADERS)
+        return HTMLResponse(body, status_code=status)
 
     def done(self, heading: str, message: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("link", None)
@@ -283,16 +273,12 @@ class _Pages:
         return self.context.clock() - claims.issued > timedelta(days=channel.confirm_expiry_days)
 
 
-def create_app(context: WebContext) -> Starlette:
-    """The ASGI application (``uvicorn`` serves it for ``distributor web``)."""
+def routes(web: CoreWebContext) -> list[BaseRoute]:
+    """The readers' pages, mounted by the core web service (``distributor web``)."""
+    context = WebContext.build(web.app, web.store, web.renderer, web.outbox_dir, web.clock)
     pages = _Pages(context)
-
-    async def health(_request: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok", headers=HEADERS)
-
-    routes = [
+    return [
         Route("/", pages.index, methods=["GET"]),
-        Route("/healthz", health, methods=["GET"]),
         Route("/subscribe/{list}", pages.subscribe_form, methods=["GET"]),
         Route("/subscribe/{list}", pages.subscribe, methods=["POST"]),
         Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
@@ -300,4 +286,3 @@ def create_app(context: WebContext) -> Starlette:
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["POST"]),
     ]
-    return Starlette(routes=routes)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
-from channels.telegram.payload import TelegramPayloads
 from distributor.registry import platform_spec
+from distributor_channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
+from distributor_channels.telegram.payload import TelegramPayloads
+from distributor_channels.telegram.preview import preview
 
 SPEC = platform_spec(
     "telegram",
     TelegramChannelConfig,
     TelegramPayloads,
-    adapter="channels.telegram.adapter:TelegramAdapter",
+    adapter="distributor_channels.telegram.adapter:TelegramAdapter",
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
+    preview=preview,
 )

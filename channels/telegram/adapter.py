@@ -14,15 +14,20 @@ from typing import Any
 from telegram import Message
 from telegram import error as tg
 
-from channels.base import AdapterContext, PayloadBuilder
-from channels.telegram import error_map, html
-from channels.telegram.client import BotClient
-from channels.telegram.config import TelegramChannelConfig
-from channels.telegram.pacing import Operation, TelegramPacing
-from channels.telegram.payload import WEB_URL, TelegramPayloads, delete_request, edit_request
 from distributor import errors, inflight, logs
+from distributor.adapter import AdapterContext, PayloadBuilder
 from distributor.config import ChannelConfig
 from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor_channels.telegram import error_map, html
+from distributor_channels.telegram.client import BotClient
+from distributor_channels.telegram.config import TelegramChannelConfig
+from distributor_channels.telegram.pacing import Operation, TelegramPacing
+from distributor_channels.telegram.payload import (
+    WEB_URL,
+    TelegramPayloads,
+    delete_request,
+    edit_request,
+)
 
 CHAT_KEY = "chat_id"
 MIGRATED_FROM_KEY = "chat_id_migrated_from"

@@ -19,7 +19,7 @@ from telegram import Bot, LinkPreviewOptions, Message
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.telegram.config import TelegramTimeouts
+from distributor_channels.telegram.config import TelegramTimeouts
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 ClientKey = tuple[str, str, TelegramTimeouts]

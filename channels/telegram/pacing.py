@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from channels.telegram.config import TelegramRates
 from distributor.pacing import Pacer, Rate, Slot
+from distributor_channels.telegram.config import TelegramRates
 
 Operation = Literal["send", "edit", "delete"]
 

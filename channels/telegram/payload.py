@@ -11,13 +11,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from channels.base import OutboxEntry
-from channels.telegram import html
-from channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
 from distributor import errors
+from distributor.adapter import OutboxEntry
 from distributor.fitting import Draft, fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
+from distributor_channels.telegram import html
+from distributor_channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
 
 WEB_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 

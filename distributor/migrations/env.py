@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import channels.email.models  # noqa: F401  (registers the email tables on Base.metadata)
+from distributor import registry
 from distributor.models import Base
+
+# Each installed platform's tables join the core's on the same metadata.
+for spec in registry.installed():
+    if spec.models:
+        importlib.import_module(spec.models)
 
 target_metadata = Base.metadata
 

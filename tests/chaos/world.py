@@ -24,12 +24,12 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
-from channels.email.models import SubscriberStatus
-from channels.email.subscribers import Subscribers, Wanted
 from distributor.config import StoreConfig
 from distributor.models import Delivery, DeliveryStatus
 from distributor.store import Store
 from distributor.types import ArticleDraft
+from distributor_channels.email.models import SubscriberStatus
+from distributor_channels.email.subscribers import Subscribers, Wanted
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_fixtures import (
     DISCORD_BOT_TOKEN,

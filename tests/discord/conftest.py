@@ -14,15 +14,15 @@ from typing import Any, Protocol
 import pytest
 import pytest_asyncio
 
-from channels.base import AdapterContext
-from channels.discord.adapter import DiscordAdapter
-from channels.discord.config import DiscordChannelConfig
-from channels.discord.payload import DiscordPayloads
 from distributor import labels
+from distributor.adapter import AdapterContext
 from distributor.config import AppConfig, ChannelConfig
 from distributor.pacing import Pacer
 from distributor.rendering import Renderer
 from distributor.types import ArticleView, DeliveryTicket, RenderedMessage
+from distributor_channels.discord.adapter import DiscordAdapter
+from distributor_channels.discord.config import DiscordChannelConfig
+from distributor_channels.discord.payload import DiscordPayloads
 from tests.conftest import FakeClock
 from tests.fakes.discord_api import FakeDiscordAPI, RateLimits
 from tests.fakes.discord_fixtures import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from channels.discord.adapter import DiscordAdapter, delivery_nonce
 from distributor import errors
 from distributor.types import MessageRef
+from distributor_channels.discord.adapter import DiscordAdapter, delivery_nonce
 from tests.conftest import FakeClock
 from tests.discord.conftest import ROLE_ID, OpenAdapter, article, render, ticket
 from tests.fakes.discord_api import FakeDiscordAPI

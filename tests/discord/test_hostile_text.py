@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.discord.config import DiscordChannelConfig
-from channels.discord.parts import message_parts
-from channels.discord.payload import DiscordPayloads
 from distributor import summary
 from distributor.types import ArticleView
+from distributor_channels.discord.config import DiscordChannelConfig
+from distributor_channels.discord.parts import message_parts
+from distributor_channels.discord.payload import DiscordPayloads
 from tests.discord.conftest import RENDERER, ROLE_ID, OpenAdapter, article, render, ticket
 from tests.fakes import discord_limits as limits
 from tests.fakes.discord_api import FakeDiscordAPI

@@ -6,9 +6,9 @@ import discord.http
 import pytest
 from pydantic import ValidationError
 
-from channels.discord import apibase
-from channels.discord.config import DiscordChannelConfig
 from distributor import errors
+from distributor_channels.discord import apibase
+from distributor_channels.discord.config import DiscordChannelConfig
 from tests.discord.conftest import OpenAdapter, article, channel_config, render, ticket
 from tests.fakes.discord_api import FakeDiscordAPI
 

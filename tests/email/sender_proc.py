@@ -12,15 +12,15 @@ import json
 import sys
 from pathlib import Path
 
-from channels.base import AdapterContext
-from channels.email.adapter import EmailAdapter
-from channels.email.config import EmailChannelConfig
-from channels.email.payload import EmailPayloads
+from distributor.adapter import AdapterContext
 from distributor.clock import utcnow
 from distributor.configload import load_config
 from distributor.pacing import Pacer
 from distributor.store import Store
 from distributor.types import DeliveryTicket, RenderedMessage
+from distributor_channels.email.adapter import EmailAdapter
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.payload import EmailPayloads
 
 
 async def main(config_path: str, job_path: str) -> None:

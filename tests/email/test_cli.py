@@ -16,11 +16,11 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from channels.email.models import Subscriber, SubscriberStatus
-from channels.email.subscribers import Subscribers
 from distributor.cli import main
 from distributor.config import StoreConfig
 from distributor.store import Store
+from distributor_channels.email.models import Subscriber, SubscriberStatus
+from distributor_channels.email.subscribers import Subscribers
 from tests.email.world import email_config
 from tests.fakes.smtp import FakeSMTP, free_port
 from tests.helpers import write_config

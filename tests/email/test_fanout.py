@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from channels.email.config import SmtpConfig
-from channels.email.models import SendStatus, SubscriberStatus
-from channels.email.sendlog import SendLog
-from channels.email.subscribers import Subscribers
 from distributor import errors
 from distributor.dispatch import Dispatcher
 from distributor.models import DeliveryStatus
+from distributor_channels.email.config import SmtpConfig
+from distributor_channels.email.models import SendStatus, SubscriberStatus
+from distributor_channels.email.sendlog import SendLog
+from distributor_channels.email.subscribers import Subscribers
 from tests.email.world import Progress, World
 from tests.fakes.smtp import FakeSMTP, Received, free_port
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from channels.email.models import SendStatus, SubscriberStatus
-from channels.email.recorder import SentRecorder
-from channels.email.sendlog import SendLog
-from channels.email.subscribers import Subscribers
+from distributor_channels.email.models import SendStatus, SubscriberStatus
+from distributor_channels.email.recorder import SentRecorder
+from distributor_channels.email.sendlog import SendLog
+from distributor_channels.email.subscribers import Subscribers
 from tests.email.world import World
 
 

@@ -14,19 +14,19 @@ from pathlib import Path
 import dkim
 import pytest
 
-from channels.email import addresses
-from channels.email.config import EmailChannelConfig
-from channels.email.message import (
+from distributor import errors
+from distributor.rendering import Renderer
+from distributor.types import RenderedMessage
+from distributor_channels.email import addresses
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.message import (
     PREVIEW_RECIPIENT,
     Recipient,
     build_story,
     fold_lines,
     preview_message,
 )
-from channels.email.payload import UNSUBSCRIBE_MARKER, EmailPayloads
-from distributor import errors
-from distributor.rendering import Renderer
-from distributor.types import RenderedMessage
+from distributor_channels.email.payload import UNSUBSCRIBE_MARKER, EmailPayloads
 from tests.email.world import World
 from tests.helpers import write_config
 
@@ -277,7 +277,7 @@ async def test_a_dkim_signature_covers_both_list_unsubscribe_headers_and_verifie
 
 async def test_an_unreadable_dkim_key_breaks_the_channel(world: World, tmp_path: Path) -> None:
     (tmp_path / "bad.pem").write_text("not a key", encoding="utf-8")
-    from channels.email.config import DkimConfig
+    from distributor_channels.email.config import DkimConfig
 
     signing = DkimConfig(selector="s1", private_key_file=str(tmp_path / "bad.pem"))
     await world.subscribe("a@example.org")

@@ -22,9 +22,9 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from channels.email.models import SendStatus
-from channels.email.sendlog import SendLog
 from distributor.types import DeliveryTicket, RenderedMessage
+from distributor_channels.email.models import SendStatus
+from distributor_channels.email.sendlog import SendLog
 from tests.email.world import World, email_config
 from tests.fakes.smtp import Received
 from tests.fakes.tcp_tap import TcpTap

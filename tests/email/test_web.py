@@ -10,10 +10,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from channels.email.models import SubscriberStatus
-from channels.email.subscribers import Subscribers
-from channels.email.tokens import TokenSigner
-from channels.email.web import WebContext, create_app
+from distributor.web import WebContext, create_app
+from distributor_channels.email.models import SubscriberStatus
+from distributor_channels.email.subscribers import Subscribers
+from distributor_channels.email.tokens import TokenSigner
 from tests.email.world import BASE_URL, World, email_config
 from tests.helpers import write_config
 
@@ -22,7 +22,7 @@ CONFIRM_LINK = re.compile(r"https://news\.example\.org(/confirm/\S+)")
 
 def web_client(world: World) -> httpx.AsyncClient:
     app = world.loaded.app
-    context = WebContext.build(
+    context = WebContext(
         app, world.store, world.loaded.renderer(), world.tmp_path / "outbox", world.clock
     )
     transport = httpx.ASGITransport(app=create_app(context))

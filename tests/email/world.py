@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from channels.base import AdapterContext, ProgressSink
-from channels.email.adapter import EmailAdapter
-from channels.email.config import EmailChannelConfig
-from channels.email.models import SubscriberStatus
-from channels.email.payload import EmailPayloads
-from channels.email.subscribers import Subscribers, Wanted
-from distributor import views
+from distributor import article_views
+from distributor.adapter import AdapterContext, ProgressSink
 from distributor.configload import LoadedConfig
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
 from distributor.store import Store
 from distributor.types import DeliveryTicket, RenderedMessage
+from distributor_channels.email.adapter import EmailAdapter
+from distributor_channels.email.config import EmailChannelConfig
+from distributor_channels.email.models import SubscriberStatus
+from distributor_channels.email.payload import EmailPayloads
+from distributor_channels.email.subscribers import Subscribers, Wanted
 from tests.conftest import FakeClock
 from tests.fakes.smtp import FakeSMTP
 from tests.helpers import draft, write_config
@@ -134,8 +134,8 @@ class World:
         article = await self.store.get_article(queued.article_id)
         assert article is not None
         (delivery,) = await self.store.deliveries_for([article.id])
-        view = views.article_view(
-            article, self.channel, self.loaded.app, views.lead_cache(self.loaded.app)
+        view = article_views.article_view(
+            article, self.channel, self.loaded.app, article_views.lead_cache(self.loaded.app)
         )
         message = EmailPayloads(self.channel, self.loaded.renderer()).render(view)
         ticket = DeliveryTicket(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from distributor import status as status_view
+from distributor import status_report
 from distributor.ledger import Ledger
 from distributor.models import DeliveryStatus
 from distributor.service import Service
@@ -67,7 +67,7 @@ async def test_pause_and_death_are_alerted_shown_and_recoverable(
 
     store = await Store.open(loaded.app.store, clock=clock)
     try:
-        data = await status_view.collect(store, loaded.app)
+        data = await status_report.collect(store, loaded.app)
         channels = {c["name"]: c for c in data["channels"]}
         assert channels["kicked"]["paused"]
         assert "kicked" in channels["kicked"]["paused_reason"]

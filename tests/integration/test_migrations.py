@@ -6,15 +6,15 @@ import asyncio
 
 from sqlalchemy import inspect
 
-from distributor import db
+from distributor import database
 
 
 async def test_concurrent_upgrades_of_a_fresh_database(store_url: str) -> None:
-    engines = [db.create_engine(store_url) for _ in range(4)]
+    engines = [database.create_engine(store_url) for _ in range(4)]
     try:
-        await asyncio.gather(*(db.upgrade(engine) for engine in engines))
-        await db.upgrade(engines[0])  # and again: nothing to do
-        assert await db.current_revision(engines[0]) == db.head_revision()
+        await asyncio.gather(*(database.upgrade(engine) for engine in engines))
+        await database.upgrade(engines[0])  # and again: nothing to do
+        assert await database.current_revisions(engines[0]) == database.head_revisions()
         async with engines[0].connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"articles", "deliveries", "channel_state", "alembic_version"} <= tables
@@ -28,9 +28,9 @@ async def test_a_store_behind_the_code_is_refused(tmp_path) -> None:  # type: ig
 
     from distributor import errors
 
-    engine = db.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
+    engine = database.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
     try:
         with pytest.raises(errors.StoreError, match="distributor db upgrade"):
-            await db.ensure_schema(engine, auto_upgrade=False)
+            await database.ensure_schema(engine, auto_upgrade=False)
     finally:
         await engine.dispose()

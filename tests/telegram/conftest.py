@@ -11,16 +11,16 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
-from channels.base import AdapterContext
-from channels.telegram.adapter import TelegramAdapter
-from channels.telegram.config import TelegramChannelConfig
-from channels.telegram.payload import TelegramPayloads
 from distributor import labels
+from distributor.adapter import AdapterContext
 from distributor.config import AppConfig
 from distributor.pacing import Pacer
 from distributor.rendering import Renderer
 from distributor.store import Store
 from distributor.types import ArticleView, DeliveryTicket, Promo, PromoLink
+from distributor_channels.telegram.adapter import TelegramAdapter
+from distributor_channels.telegram.config import TelegramChannelConfig
+from distributor_channels.telegram.payload import TelegramPayloads
 from tests.conftest import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import TELEGRAM_TOKEN

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from telegram import error as tg
 
-from channels.telegram import error_map
 from distributor import errors, logs
+from distributor_channels.telegram import error_map
 
 
 def caused(exc: tg.TelegramError, cause: BaseException) -> tg.TelegramError:

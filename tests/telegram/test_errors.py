@@ -8,10 +8,10 @@ import socket
 import pytest
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.telegram.client import POOL_SIZE
 from distributor import errors
 from distributor.store import Store
 from distributor.types import RenderedMessage
+from distributor_channels.telegram.client import POOL_SIZE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import CHANNEL_ID, FORUM_ID, GROUP_ID, PRIVATE_ID
 from tests.telegram.conftest import PHOTO_URL, MakeAdapter, article, ticket

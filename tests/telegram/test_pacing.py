@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from channels.telegram.adapter import TelegramAdapter
-from channels.telegram.config import TelegramRates
-from channels.telegram.pacing import Spacer, TelegramPacing, token_digest
 from distributor import errors
 from distributor.pacing import Pacer
+from distributor_channels.telegram.adapter import TelegramAdapter
+from distributor_channels.telegram.config import TelegramRates
+from distributor_channels.telegram.pacing import Spacer, TelegramPacing, token_digest
 from tests.fakes.telegram_api import FakeTelegramAPI, FloodLimits
 from tests.fakes.telegram_fixtures import (
     CHANNEL_ID,

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from channels.telegram.config import TelegramChannelConfig
-from channels.telegram.payload import TelegramPayloads
 from distributor import labels, summary
 from distributor.rendering import Renderer
 from distributor.types import ArticleView, Promo, PromoLink
+from distributor_channels.telegram.config import TelegramChannelConfig
+from distributor_channels.telegram.payload import TelegramPayloads
 from tests.fakes.telegram_methods import MAX_CAPTION, MAX_TEXT, _format
 from tests.fakes.telegram_state import ApiError
 

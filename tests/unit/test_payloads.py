@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.discord.payload import DESCRIPTION_LIMIT, DiscordPayloads, units
-from channels.email.payload import UNSUBSCRIBE_MARKER, EmailPayloads
-from channels.telegram import html as tg_html
-from channels.telegram.payload import TelegramPayloads
 from distributor import errors, labels, registry, summary
+from distributor.article_views import promo_for
 from distributor.configload import load_config
 from distributor.rendering import Renderer
 from distributor.types import ArticleView, MessageRef
-from distributor.views import promo_for
+from distributor_channels.discord.payload import DESCRIPTION_LIMIT, DiscordPayloads, units
+from distributor_channels.email.payload import UNSUBSCRIBE_MARKER, EmailPayloads
+from distributor_channels.telegram import html as tg_html
+from distributor_channels.telegram.payload import TelegramPayloads
 
 APP = load_config(None, environ={}).app
 RENDERER = Renderer()

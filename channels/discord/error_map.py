@@ -10,9 +10,9 @@ from __future__ import annotations
 import aiohttp
 import discord
 
-from channels.discord import watch
 from distributor import errors
 from distributor.logs import REDACTOR
+from distributor_channels.discord import request_hooks
 
 PLATFORM = "discord"
 
@@ -59,7 +59,7 @@ def from_http(
     text = _text(exc)
     if status == 429:
         if retry_after is None:
-            retry_after = watch.retry_after_header(exc.response.headers.get("Retry-After"))
+            retry_after = request_hooks.retry_after_header(exc.response.headers.get("Retry-After"))
         return errors.RateLimited(
             text,
             retry_after=retry_after,
@@ -112,10 +112,12 @@ def from_http(
     )
 
 
-def from_answer(exc: watch.DiscordAnswer, *, channel: str, operation: str) -> errors.DeliveryError:
+def from_answer(
+    exc: request_hooks.DiscordAnswer, *, channel: str, operation: str
+) -> errors.DeliveryError:
     """Map an answer the request hooks stopped before discord.py could retry it."""
     text = REDACTOR.scrub(exc.text)
-    if isinstance(exc, watch.LongRateLimit):
+    if isinstance(exc, request_hooks.LongRateLimit):
         scope = "global rate limit" if exc.is_global else "rate limited"
         return errors.RateLimited(
             f"{text} [{scope}, retry after {exc.retry_after:.3f}s]",
@@ -152,7 +154,7 @@ def from_exception(
         written: Whether a request reached Discord before the failure.
         retry_after: The wait the last 429 body asked for, if any.
     """
-    if isinstance(exc, watch.DiscordAnswer):
+    if isinstance(exc, request_hooks.DiscordAnswer):
         return from_answer(exc, channel=channel, operation=operation)
     if isinstance(exc, discord.HTTPException):
         return from_http(exc, channel=channel, operation=operation, retry_after=retry_after)

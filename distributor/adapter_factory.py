@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from channels.base import AdapterContext, ChannelAdapter
-from channels.outbox import OutboxAdapter
 from distributor import registry
+from distributor.adapter import AdapterContext, ChannelAdapter
 from distributor.config import AppConfig, ChannelConfig
+from distributor.outbox import OutboxAdapter
 
 
 def outbox_dir(app: AppConfig, base: Path | None = None) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import importlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from distributor import errors
+from distributor import errors, registry
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -71,24 +72,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _version_locations() -> list[str]:
+    """The core's migrations, then each installed platform's own branch."""
+    locations = [str(_MIGRATIONS / "versions")]
+    for spec in registry.installed():
+        if spec.migrations:
+            package = importlib.import_module(spec.migrations)
+            locations.extend(str(Path(p)) for p in package.__path__)
+    return locations
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(_version_locations()))
     return config
 
 
 def _upgrade(connection: Connection) -> None:
     config = _alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
-def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+def _current(connection: Connection) -> tuple[str, ...]:
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+def head_revisions() -> tuple[str, ...]:
+    """The latest revision of the core and of every installed platform's branch."""
+    return tuple(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
 
 
 # Any constant works; it only has to be the same in every process migrating this database.
@@ -132,7 +146,7 @@ def _unlock_file(fd: int) -> None:
     os.close(fd)
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
+async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
 
@@ -142,10 +156,20 @@ async def ensure_schema(engine: AsyncEngine, *, auto_upgrade: bool) -> None:
     if auto_upgrade:
         await upgrade(engine)
         return
-    current = await current_revision(engine)
-    head = head_revision()
-    if current != head:
+    current = await current_revisions(engine)
+    heads = head_revisions()
+    if not set(heads) <= _applied(current):
         raise errors.StoreError(
-            f"the store's schema is at revision {current or 'none'}, this version needs {head}: "
-            "run `distributor db upgrade`"
+            f"the store's schema is at revision {', '.join(current) or 'none'}, this version "
+            f"needs {', '.join(heads)}: run `distributor db upgrade`"
         )
+
+
+def _applied(current: tuple[str, ...]) -> set[str]:
+    # A head reached through a later revision counts as applied (a platform's branch grows
+    # from a core revision, and the database then records only the branch's tip).
+    script = ScriptDirectory.from_config(_alembic_config())
+    applied: set[str] = set()
+    for revision in current:
+        applied.update(r.revision for r in script.iterate_revisions(revision, "base"))
+    return applied

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from channels.base import OutboxEntry, PayloadBuilder
+from distributor.adapter import OutboxEntry, PayloadBuilder
 from distributor.clock import Clock
 from distributor.config import ChannelConfig
 from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult

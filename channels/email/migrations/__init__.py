@@ -1,0 +1,1 @@
+"""The email platform's tables: its own Alembic branch, labelled ``email``."""
