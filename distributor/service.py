@@ -16,6 +16,7 @@ import secrets
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -32,6 +33,16 @@ from distributor.pacing import Pacer
 from distributor.store import Store
 
 log = logging.getLogger("distributor.service")
+
+
+@dataclass(frozen=True)
+class _Running:
+    """What ``start`` opened; ``resources`` closes all of it, in reverse order."""
+
+    store: Store
+    adapters: dict[str, ChannelAdapter]
+    dispatcher: Dispatcher
+    resources: contextlib.AsyncExitStack
 
 
 def worker_id() -> str:
@@ -58,44 +69,50 @@ class Service:
         self.progress = progress
         self.owner = worker_id()
         self.wake = asyncio.Event()
-        self.store: Store | None = None
-        self.adapters: dict[str, ChannelAdapter] = {}
-        self.pacer: Pacer | None = None
-        self.dispatcher: Dispatcher | None = None
+        self._running: _Running | None = None
 
     async def start(self) -> Dispatcher:
-        self.store = await Store.open(self.app.store, clock=self.clock)
-        redis_url = self.app.redis.url.get_secret_value() if self.app.redis else None
-        self.pacer = Pacer.for_redis(redis_url)
-        context = AdapterContext(
-            app=self.app,
-            renderer=self.loaded.renderer(),
-            clock=self.clock,
-            outbox_dir=adapter_factory.outbox_dir(self.app, self.workdir),
-            pacer=self.pacer,
-            store=self.store,
-            progress=self.progress,
-        )
-        self.adapters = adapter_factory.build_adapters(self.app, context, dry_run=self.dry_run)
-        for adapter in self.adapters.values():
-            await adapter.start()
-        alerts = self.app.alerts.channel
-        alerter = Alerter(self.adapters.get(alerts) if alerts else None, self.clock)
-        self.dispatcher = Dispatcher(
-            app=self.app,
-            store=self.store,
-            adapters=self.adapters,
-            owner=self.owner,
-            alerter=alerter,
-        )
-        return self.dispatcher
+        """Open the store, the pacer and every adapter; if any of them fails, close the rest."""
+        async with contextlib.AsyncExitStack() as stack:
+            store = await Store.open(self.app.store, clock=self.clock)
+            stack.push_async_callback(store.close)
+            redis_url = self.app.redis.url.get_secret_value() if self.app.redis else None
+            pacer = Pacer.for_redis(redis_url)
+            stack.push_async_callback(pacer.aclose)
+            context = AdapterContext(
+                app=self.app,
+                renderer=self.loaded.renderer(),
+                clock=self.clock,
+                outbox_dir=adapter_factory.outbox_dir(self.app, self.workdir),
+                pacer=pacer,
+                store=store,
+                progress=self.progress,
+            )
+            adapters = adapter_factory.build_adapters(self.app, context, dry_run=self.dry_run)
+            for adapter in adapters.values():
+                # Registered before start: a half-started adapter is closed too.
+                stack.push_async_callback(adapter.aclose)
+                await adapter.start()
+            alerts = self.app.alerts.channel
+            dispatcher = Dispatcher(
+                app=self.app,
+                store=store,
+                adapters=adapters,
+                owner=self.owner,
+                alerter=Alerter(adapters.get(alerts) if alerts else None, self.clock),
+            )
+            self._running = _Running(store, adapters, dispatcher, stack.pop_all())
+        return dispatcher
 
     async def close(self) -> None:
-        await adapter_factory.close_all(self.adapters)
-        if self.pacer is not None:
-            await self.pacer.aclose()
-        if self.store is not None:
-            await self.store.close()
+        running, self._running = self._running, None
+        if running is not None:
+            await running.resources.aclose()
+
+    def _started(self) -> _Running:
+        if self._running is None:
+            raise RuntimeError("the service is not started")
+        return self._running
 
     async def run_once(self) -> TickReport:
         dispatcher = await self.start()
@@ -108,7 +125,6 @@ class Service:
     async def run_forever(self, stop: asyncio.Event) -> TickReport:
         """Serve until ``stop`` is set; the batch in flight finishes and is recorded."""
         dispatcher = await self.start()
-        assert self.store is not None
         total = TickReport()
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(self._wake, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
@@ -116,7 +132,7 @@ class Service:
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
         )
         scheduler.start()
-        listener = asyncio.create_task(wakeup.listen(self.store, self.wake, stop))
+        listener = asyncio.create_task(wakeup.listen(self._started().store, self.wake, stop))
         stopper = asyncio.create_task(_stop_when(stop, dispatcher))
         self.wake.set()
         try:
@@ -142,8 +158,8 @@ class Service:
         return total
 
     async def _schedule_next(self, scheduler: AsyncIOScheduler) -> None:
-        assert self.dispatcher is not None
-        due = await self.dispatcher.ledger.next_due(self.dispatcher.story_channels())
+        dispatcher = self._started().dispatcher
+        due = await dispatcher.ledger.next_due(dispatcher.story_channels())
         if due is None:
             return
         # Never in the past, and a hair late rather than early so the work is really due.
@@ -156,13 +172,13 @@ class Service:
         self.wake.set()
 
     async def _reap(self) -> None:
-        if self.store is None:
+        if self._running is None:
             return
         policies = {
             name: "resend" if adapter.idempotent else adapter.config.in_doubt
-            for name, adapter in self.adapters.items()
+            for name, adapter in self._running.adapters.items()
         }
-        for reaped in await Ledger(self.store).reap(policies):
+        for reaped in await Ledger(self._running.store).reap(policies):
             log.warning(
                 "delivery %s on %s was abandoned by its worker: %s%s",
                 reaped.delivery_id,
