@@ -7,16 +7,20 @@ the same security headers. No access log is written: platform URLs carry readers
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distributor import registry
 from distributor.clock import Clock
@@ -35,6 +39,14 @@ SECURITY_HEADERS = {
 }
 
 
+# Forms need a few kilobytes; anything larger is refused before it is read into memory.
+MAX_BODY_BYTES = 64 * 1024
+# A client that has not sent its whole request by then is cut off (slow-loris).
+REQUEST_TIMEOUT_SECONDS = 10.0
+# Connections served at once; beyond this new ones get 503 instead of queueing without end.
+MAX_CONNECTIONS = 200
+
+
 @dataclass(frozen=True)
 class WebContext:
     """What the web service and the routes it mounts work with."""
@@ -50,12 +62,76 @@ class WebContext:
         return self.app.web.secret.get_secret_value() == DEVELOPMENT_WEB_SECRET
 
 
-class _SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+class _SecurityHeaders:
+    """Adds the security headers to every response the app sends (error pages included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def secured_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.raw if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, secured_send)
+
+
+class _BodyLimit:
+    """Refuses bodies over ``limit`` bytes (413) and bodies that trickle in too slowly (408)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _refuse(413, "request body too large", scope, receive, send)
+            return
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+                    message = await receive()
+            except TimeoutError:
+                # Raised inside the app's read, the app's own error handling answers it.
+                raise HTTPException(408, "request body too slow") from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, "request body too large")
+            return message
+
+        await self.app(scope, bounded_receive, send)
+
+
+async def _refuse(status: int, reason: str, scope: Scope, receive: Receive, send: Send) -> None:
+    response = PlainTextResponse(reason, status_code=status, headers=SECURITY_HEADERS)
+    response.headers["Connection"] = "close"
+    await response(scope, receive, send)
+
+
+async def _server_error(_request: Request, _exc: Exception) -> Response:
+    # Starlette's last-resort handler sits outside the middleware: add the headers here too.
+    return PlainTextResponse("internal error", status_code=500, headers=SECURITY_HEADERS)
+
+
+def base_path(context: WebContext) -> str:
+    """The path part of ``web.base_url`` (``""`` at the root), where every route is served."""
+    return urlsplit(context.app.web.base_url).path.rstrip("/")
 
 
 def platform_routes(context: WebContext) -> list[BaseRoute]:
@@ -78,4 +154,12 @@ def create_app(context: WebContext, extra: Sequence[BaseRoute] = ()) -> Starlett
     routes: list[BaseRoute] = [Route("/healthz", health, methods=["GET"])]
     routes.extend(platform_routes(context))
     routes.extend(extra)
-    return Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+    prefix = base_path(context)
+    if prefix:
+        # Behind a reverse proxy at a sub-path: links in mails carry the prefix, so do routes.
+        routes = [Mount(prefix, routes=routes)]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_BodyLimit), Middleware(_SecurityHeaders)],
+        exception_handlers={500: _server_error},
+    )

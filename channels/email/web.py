@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from starlette.requests import Request
@@ -125,7 +126,7 @@ class _Pages:
             "subscribe.html.j2",
             400 if error else 200,
             list_title=channel.list_title or channel.list_name,
-            action=f"/subscribe/{channel.list_name}",
+            action=self._subscribe_path(channel),
             topics=list(channel.topics),
             chosen=list(chosen),
             address=address,
@@ -211,7 +212,7 @@ class _Pages:
             f"{reader.address} has left {channel.list_title or channel.list_name}. "
             "Subscribe again to receive it.",
             410,
-            link={"url": f"/subscribe/{channel.list_name}", "label": "Subscribe again"},
+            link={"url": self._subscribe_path(channel), "label": "Subscribe again"},
         )
 
     # -- unsubscribe ------------------------------------------------------------------------
@@ -240,6 +241,10 @@ class _Pages:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def _subscribe_path(self, channel: EmailChannelConfig) -> str:
+        # The path of web.base_url included: the service may sit behind a proxy at a sub-path.
+        return urlsplit(self.context.links.subscribe(channel.list_name)).path
+
     def _list(self, name: str) -> EmailChannelConfig | None:
         return self.context.lists.get(name)
 
@@ -264,7 +269,7 @@ class _Pages:
                 "This link has expired",
                 "Confirmation links work for a few days. Please subscribe again.",
                 410,
-                link={"url": f"/subscribe/{channel.list_name}", "label": "Subscribe again"},
+                link={"url": self._subscribe_path(channel), "label": "Subscribe again"},
             )
         return channel, reader
 
