@@ -146,11 +146,13 @@ async def test_a_client_that_never_finishes_its_headers_is_cut_off(
 async def test_the_server_refuses_a_large_body_over_the_wire(
     store: Store, tmp_path: Path, size: int
 ) -> None:
-    async with serving(create_app(context(store, tmp_path))) as port:
-        async with httpx.AsyncClient() as http:
-            answer = await http.post(
-                f"http://127.0.0.1:{port}/subscribe/letter",
-                content=b"a" * size,
-                headers={"content-type": "application/x-www-form-urlencoded"},
-            )
+    async with (
+        serving(create_app(context(store, tmp_path))) as port,
+        httpx.AsyncClient() as http,
+    ):
+        answer = await http.post(
+            f"http://127.0.0.1:{port}/subscribe/letter",
+            content=b"a" * size,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
     assert answer.status_code == 413
