@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -9,6 +10,15 @@ from distributor import labels, summary
 from distributor.config import AppConfig, ChannelConfig
 from distributor.models import Article
 from distributor.types import ArticleView, Promo, PromoLink
+
+# C0 controls and DEL: a BEL or an escape sequence in a title would reach the Telegram text, the
+# Discord embed and the raw Subject header.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line, control characters removed (tabs and line breaks become spaces)."""
+    return " ".join(_CONTROLS.sub("", text).split())
 
 
 def promo_for(app: AppConfig, channel: str, language: str) -> Promo | None:
@@ -41,7 +51,7 @@ def lead_cache(app: AppConfig) -> Callable[[Article], tuple[str, ...]]:
         )
 
     def for_article(article: Article) -> tuple[str, ...]:
-        return lead(
+        sentences = lead(
             article.id,
             article.version,
             article.standfirst,
@@ -49,6 +59,7 @@ def lead_cache(app: AppConfig) -> Callable[[Article], tuple[str, ...]]:
             article.body_format,
             article.language,
         )
+        return tuple(cleaned for s in sentences if (cleaned := printable(s)))
 
     return for_article
 
@@ -62,7 +73,7 @@ def article_view(
     return ArticleView(
         id=article.id,
         version=article.version,
-        title=article.title,
+        title=printable(article.title),
         url=article.url,
         image=article.image,
         language=article.language,

@@ -37,6 +37,21 @@ BUILTIN_BOILERPLATE: dict[str, tuple[str, ...]] = {
         r"\bnever miss (a|an|our)\b",
         r"\bour (other )?channels\b",
     ),
+    "de": (
+        r"\b(hat|haben) (dir|ihnen|euch) (dieser|der) (artikel|beitrag|text) gefallen",
+        r"\bfolg(e|t|en sie) uns\b",
+        r"\babonnier(e|t|en sie) (unseren?|unsere)\b",
+        r"\bunseren? (kan[aä]len?|newsletter|server)\b",
+        r"\bverpasse (keine|nichts)\b",
+    ),
+    "es": (
+        r"\bte (ha )?gust(ó|o|ado) (este|esta) (art[íi]culo|nota|noticia)",
+        r"\b(le|les) (ha )?gust(ó|o|ado) (este|esta) (art[íi]culo|nota|noticia)",
+        r"\b[úu]nete a nuestros?\b",
+        r"\bs[íi]gue(nos| ?nos)\b",
+        r"\bsuscr[íi]bete a nuestr[oa]s?\b",
+        r"\bnuestros canales\b",
+    ),
 }
 
 SEGMENTER_LANGUAGES = frozenset(
@@ -125,10 +140,11 @@ def blocks_of(body: str, body_format: str) -> list[Block]:
 
 @lru_cache(maxsize=32)
 def _patterns(language: str, extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    sources = [*BUILTIN_BOILERPLATE.get(language, ()), *BUILTIN_BOILERPLATE["en"], *extra]
-    if language != "fr":
-        sources.extend(BUILTIN_BOILERPLATE["fr"])
-    return tuple(re.compile(p, re.IGNORECASE) for p in sources)
+    # Every language's invitations, the story's own first: a story's declared language does
+    # not stop an editor pasting the newsroom's usual promo in another one.
+    first = BUILTIN_BOILERPLATE.get(language, ())
+    others = [p for lang, ps in BUILTIN_BOILERPLATE.items() if lang != language for p in ps]
+    return tuple(re.compile(p, re.IGNORECASE) for p in (*first, *others, *extra))
 
 
 def is_boilerplate(text: str, language: str, extra: tuple[str, ...] = ()) -> bool:
@@ -152,9 +168,22 @@ def _segmenter(language: str) -> pysbd.Segmenter:
 
 
 def sentences(text: str, language: str) -> list[str]:
-    """Split ``text`` into sentences with the language's rules (English rules if unknown)."""
+    """Split ``text`` into sentences with the language's rules (English rules if unknown).
+
+    Joined with single spaces, the sentences give back ``text`` with its whitespace folded:
+    nothing is inserted. A split that no whitespace follows in the text is no sentence end (the
+    segmenter breaks ``…/(x)?a=1`` or ``''.__class__``), so it is undone.
+    """
     segmenter = _segmenter(language.split("-")[0].lower())
-    return [s.strip() for s in segmenter.segment(text) if s.strip()]
+    found: list[str] = []
+    pending = ""
+    for segment in segmenter.segment(text):
+        pending += segment
+        if segment[-1:].isspace():
+            found.append(pending.strip())
+            pending = ""
+    found.append(pending.strip())
+    return [sentence for sentence in found if sentence]
 
 
 def lead_sentences(
