@@ -1,7 +1,7 @@
 """DKIM signatures (dkimpy) whose ``h=`` covers both List-Unsubscribe headers (RFC 8058 §4).
 
 dkimpy's default header list has ``list-unsubscribe`` but not ``list-unsubscribe-post``
-(PLATFORMS.md §3.2), so the list is always passed explicitly. Each reader's copy differs (To,
+(docs/email.md), so the list is always passed explicitly. Each reader's copy differs (To,
 Message-ID, unsubscribe link in the body), so each is signed on its own: about 6 ms of CPU per
 message with a 2048-bit key, the dominant cost of a signed send.
 """

@@ -24,7 +24,7 @@ from distributor_channels.email import addresses, markers
 from distributor_channels.email.config import EmailChannelConfig
 
 # The default policy folds long List-Unsubscribe values into encoded words mail clients can't
-# use (PLATFORMS.md §3.3b); SMTP policy with a 998 limit keeps them readable.
+# use (docs/email.md); SMTP policy with a 998 limit keeps them readable.
 POLICY = email.policy.SMTP.clone(max_line_length=998)
 # RFC 5322 §2.1.1: at most 998 octets per line; keep a margin for the reader's longer values.
 LINE_LIMIT = 900

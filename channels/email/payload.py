@@ -48,7 +48,7 @@ class EmailPayloads:
         html = self._inliner.inline(self.renderer.render(self.html_template, context))
         text = self.renderer.render(self.text_template, context).strip() + "\n"
         if UNSUBSCRIBE_MARKER not in html or UNSUBSCRIBE_MARKER not in text:
-            # Gmail and Yahoo require a visible unsubscribe link in the body (PLATFORMS.md §3.1).
+            # Gmail and Yahoo require a visible unsubscribe link in the body (docs/email.md).
             raise errors.TemplateError(
                 "email templates must show {{ unsubscribe_url }} in both the HTML and the text part"
             )

@@ -1,7 +1,7 @@
 """One ``telegram.Bot`` per bot token, shared by that bot's channels, its token kept out of sight.
 
 No polling and no ``Application``: posting needs neither, and the distributor paces itself
-(``AIORateLimiter`` only works with ``ExtBot`` and has no per-chat limit, PLATFORMS.md §1.7).
+(``AIORateLimiter`` only works with ``ExtBot`` and has no per-chat limit, docs/telegram.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """python-telegram-bot's exceptions → the distributor's delivery errors.
 
-PTB maps the Bot API envelope onto its classes (PLATFORMS.md §1.7): ``RetryAfter``,
+PTB maps the Bot API envelope onto its classes (docs/telegram.md): ``RetryAfter``,
 ``ChatMigrated``, ``Forbidden`` (403), ``InvalidToken`` (401/404), ``BadRequest`` (400),
 ``TimedOut`` and ``NetworkError`` (transport failures, 5xx). ``BadRequest`` and ``TimedOut``
 subclass ``NetworkError``, so the order of the checks below matters. What a ``BadRequest``

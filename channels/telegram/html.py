@@ -1,7 +1,7 @@
 """Telegram's HTML subset, measured the way Telegram measures it.
 
 Telegram counts a message's length in code points of the text left after parsing: tags gone,
-``&lt;`` one character (PLATFORMS.md §1.1). Only ``&lt; &gt; &amp; &quot;`` and numeric
+``&lt;`` one character (docs/telegram.md). Only ``&lt; &gt; &amp; &quot;`` and numeric
 entities are decoded; any other ``&name;`` stays literal text.
 """
 

@@ -1,4 +1,4 @@
-"""Telegram's flood limits, paced before Telegram has to say no (PLATFORMS.md §1.6).
+"""Telegram's flood limits, paced before Telegram has to say no (docs/telegram.md).
 
 Each call draws on up to three budgets: the bot's (~30 sends/s over all chats), the group's or
 channel's (20/min), the chat's (~1/s). Two layers keep them:

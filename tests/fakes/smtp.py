@@ -3,7 +3,7 @@
 It can be scripted per recipient (``script_rcpt``: a 5xx refusal, or 4xx a few times then
 accept), can require a login, and can run a hook in the server thread when a message arrives
 (``on_message``), before it answers 250: the crash tests use that to kill the sender at a known
-point. ``port=0`` does not work with aiosmtpd's controller (PLATFORMS.md §3.4), so a free port
+point. ``port=0`` does not work with aiosmtpd's controller (docs/email.md), so a free port
 is picked first.
 """
 
