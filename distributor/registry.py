@@ -102,18 +102,20 @@ C = TypeVar("C", bound=ChannelConfig)
 def platform_spec(
     name: str,
     config_model: type[C],
-    builder: Callable[[C, Renderer], PayloadBuilder],
+    builder: Callable[[C, Renderer], PayloadBuilder] | str,
     adapter: str,
     templates: Callable[[C], Sequence[str]],
-    preview: Callable[[C, RenderedMessage, PayloadBuilder], PostPreview],
+    preview: Callable[[C, RenderedMessage, PayloadBuilder], PostPreview] | str,
     **extras: Any,
 ) -> PlatformSpec:
     """A ``PlatformSpec`` from typed parts.
 
     ``adapter`` is ``"module:Class"``, imported only when a live channel of the platform is
     built, so a dry run never loads the platform's client library. The class is called with
-    the channel's config, its payload builder and the ``AdapterContext``. ``extras`` are the
-    optional ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…).
+    the channel's config, its payload builder and the ``AdapterContext``. ``builder`` and
+    ``preview`` may be ``"module:attribute"`` too, so that loading the spec (``--help``, config
+    validation) imports nothing but the config model. ``extras`` are the optional
+    ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…).
     """
 
     def narrow(config: ChannelConfig) -> C:
@@ -126,13 +128,21 @@ def platform_spec(
     ) -> ChannelAdapter:
         return cast("ChannelAdapter", load_attribute(adapter)(narrow(config), built, context))
 
+    def build_payloads(config: ChannelConfig, renderer: Renderer) -> PayloadBuilder:
+        factory = load_attribute(builder) if isinstance(builder, str) else builder
+        return cast("PayloadBuilder", factory(narrow(config), renderer))
+
+    def show(config: ChannelConfig, message: RenderedMessage, built: PayloadBuilder) -> PostPreview:
+        shower = load_attribute(preview) if isinstance(preview, str) else preview
+        return cast(PostPreview, shower(narrow(config), message, built))
+
     return PlatformSpec(
         name=name,
         config_model=config_model,
         templates=lambda config: templates(narrow(config)),
-        builder=lambda config, renderer: builder(narrow(config), renderer),
+        builder=build_payloads,
         adapter=build_adapter,
-        preview=lambda config, message, built: preview(narrow(config), message, built),
+        preview=show,
         **extras,
     )
 

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from distributor.config import AppConfig, ChannelConfig
 from distributor.registry import Problem, platform_spec
 from distributor_channels.discord.config import DEFAULT_TEMPLATE, DiscordChannelConfig
-from distributor_channels.discord.payload import DiscordPayloads
-from distributor_channels.discord.preview import preview
 
 
 def one_api_root(channels: Sequence[tuple[int, ChannelConfig]], _app: AppConfig) -> list[Problem]:
@@ -37,9 +35,9 @@ def one_api_root(channels: Sequence[tuple[int, ChannelConfig]], _app: AppConfig)
 SPEC = platform_spec(
     "discord",
     DiscordChannelConfig,
-    DiscordPayloads,
+    "distributor_channels.discord.payload:DiscordPayloads",
     adapter="distributor_channels.discord.adapter:DiscordAdapter",
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
-    preview=preview,
+    preview="distributor_channels.discord.preview:preview",
     validate=one_api_root,
 )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from distributor.registry import platform_spec
 from distributor_channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
-from distributor_channels.telegram.payload import TelegramPayloads
-from distributor_channels.telegram.preview import preview
 
 SPEC = platform_spec(
     "telegram",
     TelegramChannelConfig,
-    TelegramPayloads,
+    "distributor_channels.telegram.payload:TelegramPayloads",
     adapter="distributor_channels.telegram.adapter:TelegramAdapter",
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
-    preview=preview,
+    preview="distributor_channels.telegram.preview:preview",
 )
