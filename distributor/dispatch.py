@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distributor import article_views, errors, inflight
+from distributor import article_views, errors
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
@@ -21,6 +21,7 @@ from distributor.ledger import Ledger
 from distributor.logs import REDACTOR
 from distributor.models import Article, Delivery, DeliveryStatus, Operation
 from distributor.retry import RetryPolicy
+from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
 
@@ -196,46 +197,38 @@ class Dispatcher:
         ticket: DeliveryTicket,
     ) -> SendResult | None:
         """Call the adapter; the delivery is marked started when its first request leaves."""
-        marked = False
 
         async def mark() -> None:
-            nonlocal marked
-            if marked:
-                return
-            marked = True
+            # SendContext runs this once, however many requests the adapter makes.
             if not await self.ledger.mark_started(delivery, self.owner):
                 raise errors.LeaseLost(
                     "another worker took this delivery over", channel=delivery.channel
                 )
 
-        token = inflight.install(mark)
-        try:
-            return await self._call(adapter, delivery, message, ticket)
-        finally:
-            inflight.reset(token)
+        return await self._call(adapter, delivery, message, SendContext(ticket, mark))
 
     async def _call(
         self,
         adapter: ChannelAdapter,
         delivery: Delivery,
         message: RenderedMessage | None,
-        ticket: DeliveryTicket,
+        context: SendContext,
     ) -> SendResult | None:
         refs = [MessageRef.from_json(r) for r in delivery.refs]
         if delivery.operation == Operation.SEND:
             assert message is not None
-            return await adapter.send(message, ticket)
+            return await adapter.send(message, context)
         if delivery.operation == Operation.EDIT:
             assert message is not None
             if not adapter.supports_edit:
                 return SendResult(tuple(refs), self.store.clock(), "platform cannot edit")
-            return await adapter.edit(refs, message, ticket)
+            return await adapter.edit(refs, message, context)
         if not adapter.supports_delete:
             raise errors.NotDeletable(
                 "this platform cannot take a post back", channel=delivery.channel
             )
         with contextlib.suppress(errors.MessageNotFound):  # already gone: what a retraction wants
-            await adapter.delete(refs, ticket)
+            await adapter.delete(refs, context)
         return None
 
     async def _failed(

@@ -1,4 +1,8 @@
-"""The delivery ledger: routing, claiming under a lease, and recording outcomes.
+"""The delivery ledger: routing, claiming under a lease, recording outcomes, editor actions.
+
+This module is the only writer of a delivery's status. Each write names its
+``delivery_states.Event``: the statuses it may start from and the status it sets come from
+``delivery_states.ALLOWED``, so a move outside that table cannot be written.
 
 Every write that follows a claim is guarded by ``lease_owner``: a worker whose lease was
 reaped (it stalled, another took over) cannot overwrite the newer owner's record.
@@ -13,7 +17,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
+from distributor import delivery_states
 from distributor.config import ChannelConfig
+from distributor.delivery_states import (
+    NO_LEASE,
+    Event,
+    back_to_pending,
+    final_event,
+    status_value,
+    target,
+    transition,
+    where_status,
+)
 from distributor.models import (
     Article,
     ArticleStatus,
@@ -23,7 +38,7 @@ from distributor.models import (
     UTCDateTime,
 )
 from distributor.store import Store
-from distributor.types import SendResult
+from distributor.types import ArticleDraft, SendResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +81,7 @@ class Ledger:
                     {
                         "article_id": article.id,
                         "channel": channel.name,
-                        "status": DeliveryStatus.PENDING,
+                        "status": delivery_states.INITIAL,
                         "operation": Operation.SEND,
                         "priority": article.priority,
                         "attempts": 0,
@@ -110,7 +125,7 @@ class Ledger:
         due = (
             select(candidate.id)
             .where(
-                candidate.status == DeliveryStatus.PENDING,
+                where_status(candidate.status, Event.CLAIM),
                 candidate.next_attempt_at <= now,
                 candidate.channel.in_(list(channels)),
             )
@@ -121,9 +136,9 @@ class Ledger:
         )
         stmt = (
             update(Delivery)
-            .where(Delivery.id == due.c.id, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.id == due.c.id, where_status(Delivery.status, Event.CLAIM))
             .values(
-                status=DeliveryStatus.SENDING,
+                status=target(Event.CLAIM),
                 lease_owner=owner,
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 attempt_started_at=None,
@@ -139,7 +154,9 @@ class Ledger:
 
     async def mark_started(self, delivery: Delivery, owner: str) -> bool:
         """Record that the platform call is about to happen (the in-doubt window opens)."""
-        return await self._guarded(delivery.id, owner, attempt_started_at=self.store.clock())
+        return await self._guarded(
+            Event.START, delivery.id, owner, attempt_started_at=self.store.clock()
+        )
 
     async def renew(self, owner: str, ids: Collection[int], lease_seconds: float) -> int:
         """Extend the leases of slow in-flight sends so nobody reaps them."""
@@ -158,7 +175,8 @@ class Ledger:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def _guarded(self, delivery_id: int, owner: str, **values: object) -> bool:
+    async def _guarded(self, event: Event, delivery_id: int, owner: str, **values: object) -> bool:
+        """Apply ``event`` to a delivery this owner still holds; False when it does not."""
         # Core, not the ORM session: this runs twice per post, it is the hot path.
         async with self.store.engine.begin() as conn:
             result = await conn.execute(
@@ -166,9 +184,9 @@ class Ledger:
                 .where(
                     Delivery.id == delivery_id,
                     Delivery.lease_owner == owner,
-                    Delivery.status == DeliveryStatus.SENDING,
+                    where_status(Delivery.status, event),
                 )
-                .values(updated_at=self.store.clock(), **values)
+                .values(status=target(event), updated_at=self.store.clock(), **values)
             )
             return bool(result.rowcount)
 
@@ -187,13 +205,12 @@ class Ledger:
         values: dict[str, object] = {
             "attempts": 0,
             "last_error": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "attempt_started_at": None,
+            **NO_LEASE,
             "updated_at": now,
         }
         if delivery.operation == Operation.DELETE:
-            values["status"] = DeliveryStatus.DELETED
+            allowed = where_status(Delivery.status, Event.REMOVE)
+            values["status"] = target(Event.REMOVE)
         else:
             article = select(Article.version, Article.status).where(
                 Article.id == Delivery.article_id
@@ -203,12 +220,16 @@ class Ledger:
             )
             changed = article.with_only_columns(Article.version).scalar_subquery() > version
             follow_up = or_(retracted, changed)
+            allowed = where_status(Delivery.status, Event.SUCCEED, Event.FOLLOW_UP)
+            operation = Delivery.operation.type
             values.update(
-                status=case((follow_up, DeliveryStatus.PENDING), else_=DeliveryStatus.SENT),
+                status=case(
+                    (follow_up, status_value(Event.FOLLOW_UP)), else_=status_value(Event.SUCCEED)
+                ),
                 operation=case(
-                    (retracted, Operation.DELETE),
-                    (changed, Operation.EDIT),
-                    else_=Operation.SEND,
+                    (retracted, literal(Operation.DELETE, operation)),
+                    (changed, literal(Operation.EDIT, operation)),
+                    else_=literal(Operation.SEND, operation),
                 ),
                 next_attempt_at=case(
                     (follow_up, literal(now, UTCDateTime())), else_=Delivery.next_attempt_at
@@ -221,11 +242,7 @@ class Ledger:
         async with self.store.engine.begin() as conn:
             outcome = await conn.execute(
                 update(Delivery)
-                .where(
-                    Delivery.id == delivery.id,
-                    Delivery.lease_owner == owner,
-                    Delivery.status == DeliveryStatus.SENDING,
-                )
+                .where(Delivery.id == delivery.id, Delivery.lease_owner == owner, allowed)
                 .values(**values)
             )
             return bool(outcome.rowcount)
@@ -237,33 +254,28 @@ class Ledger:
         error: str,
         *,
         retry_at: datetime | None,
-        final_status: str = DeliveryStatus.DEAD,
+        final_status: DeliveryStatus = DeliveryStatus.DEAD,
         count_attempt: bool = True,
     ) -> bool:
-        """Schedule a retry at ``retry_at``, or end the delivery in ``final_status``."""
-        values: dict[str, object] = {
-            "last_error": error[:2000],
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "attempt_started_at": None,
-            "attempts": delivery.attempts + (1 if count_attempt else 0),
-        }
-        if retry_at is not None:
-            values.update(status=DeliveryStatus.PENDING, next_attempt_at=retry_at)
-        else:
-            values.update(status=final_status, next_attempt_at=None)
-        return await self._guarded(delivery.id, owner, **values)
+        """Schedule a retry at ``retry_at``, or end the delivery in ``final_status``.
+
+        Raises:
+            ValueError: ``final_status`` is not dead, failed or skipped.
+        """
+        event = Event.FAIL_RETRY if retry_at is not None else final_event(final_status)
+        return await self._guarded(
+            event,
+            delivery.id,
+            owner,
+            last_error=error[:2000],
+            attempts=delivery.attempts + (1 if count_attempt else 0),
+            next_attempt_at=retry_at,
+            **NO_LEASE,
+        )
 
     async def release(self, delivery: Delivery, owner: str) -> bool:
         """Give a claimed delivery back untouched (e.g. its channel got paused meanwhile)."""
-        return await self._guarded(
-            delivery.id,
-            owner,
-            status=DeliveryStatus.PENDING,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempt_started_at=None,
-        )
+        return await self._guarded(Event.RELEASE, delivery.id, owner, **NO_LEASE)
 
     # -- crash recovery ---------------------------------------------------------------------
 
@@ -281,7 +293,7 @@ class Ledger:
                 await session.scalars(
                     select(Delivery)
                     .where(
-                        Delivery.status == DeliveryStatus.SENDING,
+                        where_status(Delivery.status, Event.REAP, Event.SKIP_IN_DOUBT),
                         Delivery.lease_expires_at < now,
                     )
                     .limit(1000)
@@ -296,10 +308,10 @@ class Ledger:
                 row.attempt_started_at = None
                 row.updated_at = now
                 if skip and row.operation == Operation.SEND:
-                    row.status = DeliveryStatus.SKIPPED
+                    row.status = transition(row.status, Event.SKIP_IN_DOUBT)
                     row.last_error = "in doubt after a crash; channel policy is to skip"
                 else:
-                    row.status = DeliveryStatus.PENDING
+                    row.status = transition(row.status, Event.REAP)
                     row.next_attempt_at = now
                     if in_doubt:
                         row.last_error = "in doubt after a crash; resending"
@@ -333,7 +345,7 @@ class Ledger:
     async def requeue(self, *, article_id: int | None = None, channel: str | None = None) -> int:
         """Put failed and dead deliveries back in the queue; sent ones are never touched."""
         now = self.store.clock()
-        conditions: list[ColumnElement[bool]] = [Delivery.status.in_(DeliveryStatus.RETRYABLE)]
+        conditions: list[ColumnElement[bool]] = [where_status(Delivery.status, Event.REQUEUE)]
         if article_id is not None:
             conditions.append(Delivery.article_id == article_id)
         if channel is not None:
@@ -342,11 +354,63 @@ class Ledger:
             result = await session.execute(
                 update(Delivery)
                 .where(and_(*conditions))
-                .values(
-                    status=DeliveryStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    updated_at=now,
+                .values(**back_to_pending(Event.REQUEUE, now, keep_error=True))
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- editor actions ---------------------------------------------------------------------
+
+    async def correct(self, article_id: int, draft: ArticleDraft) -> int:
+        """Store a new version of the article; every post already out is scheduled for an edit.
+
+        Returns how many deliveries will be edited. Not-yet-sent deliveries simply carry the new
+        version when their turn comes. One transaction: ``record_success`` compares versions.
+
+        Raises:
+            LookupError: no such article.
+            ValueError: the article was retracted.
+        """
+        now = self.store.clock()
+        async with self.store.session() as session, session.begin():
+            await self.store.revise_article(session, article_id, draft, now)
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.article_id == article_id, where_status(Delivery.status, Event.CORRECT)
                 )
+                .values(operation=Operation.EDIT, **back_to_pending(Event.CORRECT, now))
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def retract(self, article_id: int) -> int:
+        """Withdraw a story: posts already out are deleted, the others never go out.
+
+        Returns how many deliveries will be deleted from their platform.
+
+        Raises:
+            LookupError: no such article.
+        """
+        now = self.store.clock()
+        async with self.store.session() as session, session.begin():
+            await self.store.withdraw_article(session, article_id, now)
+            # A post already out (or being edited) gets deleted ...
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.article_id == article_id,
+                    func.json_array_length(Delivery.refs) > 0,
+                    where_status(Delivery.status, Event.RETRACT),
+                )
+                .values(operation=Operation.DELETE, **back_to_pending(Event.RETRACT, now))
+            )
+            # ... and one that never went out is cancelled.
+            await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.article_id == article_id,
+                    Delivery.operation == Operation.SEND,
+                    where_status(Delivery.status, Event.CANCEL),
+                )
+                .values(status=target(Event.CANCEL), updated_at=now)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]

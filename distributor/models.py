@@ -6,8 +6,9 @@ The same schema runs on SQLite (embedded default) and PostgreSQL; Alembic migrat
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -61,13 +62,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class ArticleStatus:
+class ArticleStatus(enum.StrEnum):
     QUEUED = "queued"  # waiting for its publish time, not routed yet
     ROUTED = "routed"  # deliveries exist for every matching channel
     RETRACTED = "retracted"
 
 
-class DeliveryStatus:
+class DeliveryStatus(enum.StrEnum):
+    """Where a delivery stands; only ``distributor.ledger`` changes it (see ``delivery_states``)."""
+
     PENDING = "pending"  # due at next_attempt_at (first try, retry, edit or delete)
     SENDING = "sending"  # claimed under a lease
     SENT = "sent"
@@ -77,14 +80,42 @@ class DeliveryStatus:
     DELETED = "deleted"  # retracted and removed from the platform
     CANCELLED = "cancelled"  # retracted before it was ever sent
 
-    ACTIVE = (PENDING, SENDING)
-    RETRYABLE = (FAILED, DEAD)
+
+# Module level: inside an Enum body these would become members themselves.
+ACTIVE: frozenset[DeliveryStatus] = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING})
+RETRYABLE: frozenset[DeliveryStatus] = frozenset({DeliveryStatus.FAILED, DeliveryStatus.DEAD})
 
 
-class Operation:
+class Operation(enum.StrEnum):
     SEND = "send"
     EDIT = "edit"
     DELETE = "delete"
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class StrEnumColumn(TypeDecorator[E]):
+    """A ``StrEnum`` in Python, its plain value in a ``VARCHAR`` column.
+
+    The schema is exactly that of ``String(length)`` (no CHECK constraint, no native enum), so
+    the migrations do not change; an unknown value read back raises instead of slipping by.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+        self.length = length
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        # Plain ``str`` on the wire: some drivers dump an Enum by its name, not its value.
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum_type(value)
 
 
 class Article(Base):
@@ -103,7 +134,9 @@ class Article(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     publish_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.QUEUED)
+    status: Mapped[ArticleStatus] = mapped_column(
+        StrEnumColumn(ArticleStatus, 16), default=ArticleStatus.QUEUED
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
     source: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -120,8 +153,12 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
-    operation: Mapped[str] = mapped_column(String(8), default=Operation.SEND)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumColumn(DeliveryStatus, 16), default=DeliveryStatus.PENDING
+    )
+    operation: Mapped[Operation] = mapped_column(
+        StrEnumColumn(Operation, 8), default=Operation.SEND
+    )
     priority: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -166,3 +203,8 @@ class ChannelState(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The feed tables live in their package, on this metadata: import them with the core's so the
+# migrations' environment and schema comparisons see every table.
+from distributor.feeds import models as _feed_models  # noqa: E402, F401

@@ -1,26 +1,20 @@
-"""Queries on articles and channel state. Delivery lifecycle queries live in ``ledger``."""
+"""Queries on articles and channel state. Every write to a delivery lives in ``ledger``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from distributor import database, errors
 from distributor.clock import Clock, utcnow
 from distributor.config import StoreConfig
-from distributor.models import (
-    Article,
-    ArticleStatus,
-    ChannelState,
-    Delivery,
-    DeliveryStatus,
-    Operation,
-)
+from distributor.models import Article, ArticleStatus, ChannelState, Delivery
 from distributor.types import ArticleDraft
 
 
@@ -146,85 +140,48 @@ class Store:
             )
             return list(rows)
 
-    async def correct_article(self, article_id: int, draft: ArticleDraft) -> int:
-        """Store a new version; every post already out is scheduled for an edit.
+    async def revise_article(
+        self, session: AsyncSession, article_id: int, draft: ArticleDraft, now: datetime
+    ) -> Article:
+        """Store a correction as the article's next version, in the caller's transaction.
 
-        Returns how many deliveries will be edited. Not-yet-sent deliveries simply carry the new
-        version when their turn comes.
+        ``Ledger.correct`` calls this and schedules the edits in the same transaction.
+
+        Raises:
+            LookupError: no such article.
+            ValueError: the article was retracted.
         """
-        now = self.clock()
-        async with self.session() as session, session.begin():
-            article = await session.get(Article, article_id, with_for_update=True)
-            if article is None:
-                raise LookupError(f"no article with id {article_id}")
-            if article.status == ArticleStatus.RETRACTED:
-                raise ValueError(f"article {article_id} was retracted; it cannot be corrected")
-            article.title = draft.title
-            article.standfirst = draft.standfirst
-            article.body = draft.body
-            article.body_format = draft.body_format
-            article.url = draft.url or article.url
-            article.image = draft.image
-            article.language = draft.language
-            article.tags = list(draft.tags) or article.tags
-            article.version += 1
-            article.updated_at = now
-            result = await session.execute(
-                update(Delivery)
-                .where(Delivery.article_id == article_id, Delivery.status == DeliveryStatus.SENT)
-                .values(
-                    status=DeliveryStatus.PENDING,
-                    operation=Operation.EDIT,
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_error=None,
-                    updated_at=now,
-                )
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        article = await session.get(Article, article_id, with_for_update=True)
+        if article is None:
+            raise LookupError(f"no article with id {article_id}")
+        if article.status == ArticleStatus.RETRACTED:
+            raise ValueError(f"article {article_id} was retracted; it cannot be corrected")
+        article.title = draft.title
+        article.standfirst = draft.standfirst
+        article.body = draft.body
+        article.body_format = draft.body_format
+        article.url = draft.url or article.url
+        article.image = draft.image
+        article.language = draft.language
+        article.tags = list(draft.tags) or article.tags
+        article.version += 1
+        article.updated_at = now
+        return article
 
-    async def retract_article(self, article_id: int) -> int:
-        """Withdraw a story: posts already out are deleted, the others never go out.
+    async def withdraw_article(
+        self, session: AsyncSession, article_id: int, now: datetime
+    ) -> Article:
+        """Mark the article retracted, in the caller's transaction (``Ledger.retract``).
 
-        Returns how many deliveries will be deleted from their platform.
+        Raises:
+            LookupError: no such article.
         """
-        now = self.clock()
-        async with self.session() as session, session.begin():
-            article = await session.get(Article, article_id, with_for_update=True)
-            if article is None:
-                raise LookupError(f"no article with id {article_id}")
-            article.status = ArticleStatus.RETRACTED
-            article.updated_at = now
-            # A post already out (or being edited) gets deleted ...
-            result = await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.article_id == article_id,
-                    func.json_array_length(Delivery.refs) > 0,
-                    Delivery.status.in_(
-                        [DeliveryStatus.SENT, DeliveryStatus.PENDING, *DeliveryStatus.RETRYABLE]
-                    ),
-                )
-                .values(
-                    status=DeliveryStatus.PENDING,
-                    operation=Operation.DELETE,
-                    attempts=0,
-                    next_attempt_at=now,
-                    last_error=None,
-                    updated_at=now,
-                )
-            )
-            # ... and one that never went out is cancelled.
-            await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.article_id == article_id,
-                    Delivery.operation == Operation.SEND,
-                    Delivery.status.in_([DeliveryStatus.PENDING, *DeliveryStatus.RETRYABLE]),
-                )
-                .values(status=DeliveryStatus.CANCELLED, updated_at=now)
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        article = await session.get(Article, article_id, with_for_update=True)
+        if article is None:
+            raise LookupError(f"no article with id {article_id}")
+        article.status = ArticleStatus.RETRACTED
+        article.updated_at = now
+        return article
 
     # -- channel state ----------------------------------------------------------------------
 

@@ -113,14 +113,12 @@ async def test_correct_schedules_edits_and_retract_deletes(store: Store, clock: 
     for delivery in claimed:
         await ledger.mark_started(delivery, "w")
         await ledger.record_success(delivery, "w", SendResult((MessageRef("c", "1"),), clock()), 1)
-    edits = await store.correct_article(
-        article.article_id, draft(1, publish_at=clock(), title="New")
-    )
+    edits = await ledger.correct(article.article_id, draft(1, publish_at=clock(), title="New"))
     assert edits == 1
     rows = {d.channel: d for d in await store.deliveries_for([article.article_id])}
     assert (rows["all"].status, rows["all"].operation) == (DeliveryStatus.PENDING, Operation.EDIT)
     assert rows["slow"].operation == Operation.SEND  # never sent: it will carry the new version
-    deletes = await store.retract_article(article.article_id)
+    deletes = await ledger.retract(article.article_id)
     assert deletes == 1
     rows = {d.channel: d for d in await store.deliveries_for([article.article_id])}
     assert (
@@ -136,7 +134,7 @@ async def test_a_correction_during_a_send_becomes_an_edit(store: Store, clock: F
     [delivery] = await ledger.claim("w", ["all"], 10, 60)
     await ledger.mark_started(delivery, "w")
     # The editor corrects the story while version 1 is on its way.
-    await store.correct_article(article.article_id, draft(1, publish_at=clock(), title="v2"))
+    await ledger.correct(article.article_id, draft(1, publish_at=clock(), title="v2"))
     await ledger.record_success(delivery, "w", SendResult((MessageRef("c", "1"),), clock()), 1)
     [row] = await store.deliveries_for([article.article_id])
     assert (row.status, row.operation, row.version) == (DeliveryStatus.PENDING, Operation.EDIT, 1)
