@@ -25,7 +25,7 @@ from distributor_channels.telegram.adapter import TelegramAdapter
 from distributor_channels.telegram.payload import TelegramPayloads
 from tests.fakes.telegram_api import FakeTelegramAPI, FloodLimits
 from tests.fakes.telegram_fixtures import CHANNEL_ID, TELEGRAM_TOKEN, populate_default_chats
-from tests.telegram.conftest import article, channel_config, ticket
+from tests.telegram.conftest import article, channel_config, send_context
 
 CHATS = [-1002000000000 - n for n in range(200)]
 
@@ -60,13 +60,13 @@ async def burst(k: float, latency: float, *, many: bool, paced: bool, workdir: P
     message = adapters[0].builder.render(article())
     started = time.perf_counter()
     if many:
-        outcomes = await asyncio.gather(*(a.send(message, ticket()) for a in adapters),
+        outcomes = await asyncio.gather(*(a.send(message, send_context()) for a in adapters),
                                         return_exceptions=True)  # fmt: skip
     else:
         outcomes = []
         for _ in range(200):
             try:
-                outcomes.append(await adapters[0].send(message, ticket()))
+                outcomes.append(await adapters[0].send(message, send_context()))
             except Exception as exc:  # unpaced: keep going to count the refusals
                 outcomes.append(exc)
     elapsed = time.perf_counter() - started

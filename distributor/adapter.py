@@ -5,6 +5,8 @@ An adapter is a payload builder (pure: article view → platform payload) plus a
 return typed results or raise one of the errors in ``distributor.errors``:
 ``TransientDeliveryError`` (retry later; ``RateLimited`` carries ``retry_after``),
 ``PermanentDeliveryError`` (this message will never go), ``ChannelBroken`` (pause the channel).
+Each call gets a ``SendContext``: the delivery it belongs to, and ``about_to_send()``, which an
+adapter that is not ``idempotent`` must await right before every request that may post.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 from distributor.clock import Clock
 from distributor.config import AppConfig, ChannelConfig
 from distributor.rendering import Renderer
-from distributor.types import ArticleView, DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor.send_context import SendContext
+from distributor.types import ArticleView, MessageRef, RenderedMessage, SendResult
 
 if TYPE_CHECKING:
     from distributor.pacing import Pacer
@@ -59,13 +62,13 @@ class ChannelAdapter(Protocol):
 
     async def start(self) -> None: ...
 
-    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult: ...
+    async def send(self, message: RenderedMessage, context: SendContext) -> SendResult: ...
 
     async def edit(
-        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+        self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult: ...
 
-    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None: ...
+    async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None: ...
 
     async def aclose(self) -> None: ...
 

@@ -10,6 +10,7 @@ from distributor import labels
 from distributor.adapter import ChannelAdapter
 from distributor.clock import Clock
 from distributor.logs import REDACTOR
+from distributor.send_context import SendContext
 from distributor.types import ArticleView, DeliveryTicket
 
 log = logging.getLogger("distributor.alerts")
@@ -57,7 +58,8 @@ class Alerter:
             extra={"title": f"alert {alert_id} {title}"},
         )
         try:
-            await self.adapter.send(self.adapter.builder.render(view), ticket)
+            # No hook: an alert is not a delivery, so nothing in the ledger marks it started.
+            await self.adapter.send(self.adapter.builder.render(view), SendContext(ticket))
         except Exception as exc:  # an alert must never take the dispatcher down
             log.warning("could not post the alert to %r: %s", self.adapter.config.name, exc)
         else:

@@ -15,7 +15,8 @@ from pathlib import Path
 from distributor.adapter import OutboxEntry, PayloadBuilder
 from distributor.clock import Clock
 from distributor.config import ChannelConfig
-from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor.send_context import SendContext
+from distributor.types import MessageRef, RenderedMessage, SendResult
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
@@ -31,7 +32,11 @@ def _slug(text: str) -> str:
 
 
 class OutboxAdapter:
-    """Writes ``<outbox>/<channel>/<article>-<slug>-v<version>-<operation><ext>`` files."""
+    """Writes ``<outbox>/<channel>/<article>-<slug>-v<version>-<operation><ext>`` files.
+
+    Being idempotent, it never calls ``SendContext.about_to_send``: a crash mid-write leaves
+    nothing in doubt.
+    """
 
     supports_edit = True
     supports_delete = True
@@ -52,9 +57,9 @@ class OutboxAdapter:
     async def aclose(self) -> None:
         return None
 
-    def _path(self, ticket: DeliveryTicket, operation: str, entry: OutboxEntry) -> Path:
-        slug = _slug(str(ticket.extra.get("title", "")))
-        name = f"{ticket.article_id:05d}-{slug}-v{ticket.version}-{operation}{entry.suffix}"
+    def _path(self, context: SendContext, operation: str, entry: OutboxEntry) -> Path:
+        slug = _slug(str(context.extra.get("title", "")))
+        name = f"{context.article_id:05d}-{slug}-v{context.version}-{operation}{entry.suffix}"
         return self.directory / name
 
     async def _write(
@@ -62,22 +67,22 @@ class OutboxAdapter:
         operation: str,
         message: RenderedMessage | None,
         refs: Sequence[MessageRef],
-        ticket: DeliveryTicket,
+        context: SendContext,
     ) -> MessageRef:
         entry = self.builder.outbox_entry(operation, message, refs)
-        path = self._path(ticket, operation, entry)
+        path = self._path(context, operation, entry)
         await asyncio.to_thread(_write_atomically, path, entry.content)
         return MessageRef(target=self.config.name, message_id=path.name, kind="outbox")
 
-    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult:
-        ref = await self._write("send", message, (), ticket)
+    async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
+        ref = await self._write("send", message, (), context)
         return SendResult(refs=(ref,), sent_at=self.clock())
 
     async def edit(
-        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+        self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult:
-        await self._write("edit", message, refs, ticket)
+        await self._write("edit", message, refs, context)
         return SendResult(refs=tuple(refs), sent_at=self.clock())
 
-    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None:
-        await self._write("delete", None, refs, ticket)
+    async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:
+        await self._write("delete", None, refs, context)

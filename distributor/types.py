@@ -94,7 +94,7 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryTicket:
-    """Identifies the delivery an adapter call belongs to.
+    """Identifies the delivery an adapter call belongs to (adapters get it in a ``SendContext``).
 
     ``key`` is stable across retries and processes, so adapters use it as their idempotency
     key (Discord nonce, email Message-ID, outbox file name).

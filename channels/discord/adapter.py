@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, TypeVar
 from distributor import errors
 from distributor.logs import REDACTOR, install_redaction
 from distributor.pacing import Rate, Slot
-from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor.send_context import SendContext
+from distributor.types import MessageRef, RenderedMessage, SendResult
 from distributor_channels.discord import apibase, error_map, request_hooks
 from distributor_channels.discord.config import DiscordChannelConfig
 from distributor_channels.discord.parts import MessageParts, message_parts
@@ -31,14 +32,14 @@ PLATFORM = error_map.PLATFORM
 NONCE_LENGTH = 25  # Discord's maximum
 
 
-def delivery_nonce(channel: str, ticket: DeliveryTicket, operation: str = "send") -> str:
+def delivery_nonce(channel: str, context: SendContext, operation: str = "send") -> str:
     """The same 25 characters for every attempt of one delivery's operation.
 
     With ``enforce_nonce`` Discord answers a repeated create from the same bot in the same
     channel, within a few minutes, with the message it already made.
     """
     digest = hashlib.blake2b(
-        f"{channel}\n{ticket.key}\n{operation}".encode(), digest_size=12
+        f"{channel}\n{context.key}\n{operation}".encode(), digest_size=12
     ).hexdigest()
     return f"n{digest}"[:NONCE_LENGTH]
 
@@ -80,7 +81,7 @@ class DiscordAdapter:
         self.config: ChannelConfig = config
         self.builder: PayloadBuilder = builder
         self.channel = config
-        self.context = context
+        self.core = context  # what the core provides (operations get a SendContext)
         secret = config.token if config.mode == "bot" else config.webhook_url
         if secret is None:
             raise errors.ConfigError([f"channel {config.name!r}: no {config.mode} credentials"])
@@ -114,6 +115,10 @@ class DiscordAdapter:
         # 429s and stall up to 30 s (measured); Discord's per-channel limits leave nothing
         # to gain from overlap, and posts keep their order.
         self._one_at_a_time = asyncio.Lock()
+        # When the last 429 said this channel may send again (event-loop time): a 429 ends
+        # its call (see ``request_hooks``), and the next call waits here, before any request
+        # and so before its delivery is marked started, instead of drawing another 429.
+        self._not_before = 0.0
         self._started = False
 
     def __repr__(self) -> str:
@@ -137,7 +142,7 @@ class DiscordAdapter:
     def _check_one_api_root(self) -> None:
         roots = {
             channel.api_base_url
-            for channel in self.context.app.channels
+            for channel in self.core.app.channels
             if isinstance(channel, DiscordChannelConfig) and channel.enabled and not channel.dry_run
         }
         roots.add(self.channel.api_base_url)
@@ -160,27 +165,27 @@ class DiscordAdapter:
 
     # -- operations --------------------------------------------------------------------------
 
-    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult:
+    async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
         parts = self._parts(message, "send")
-        nonce = delivery_nonce(self.channel.name, ticket)
-        ref = await self._call("send", lambda: self._transport.create(parts, nonce))
-        return SendResult(refs=(ref,), sent_at=self.context.clock())
+        nonce = delivery_nonce(self.channel.name, context)
+        ref = await self._call("send", lambda: self._transport.create(parts, nonce), context)
+        return SendResult(refs=(ref,), sent_at=self.core.clock())
 
     async def edit(
-        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+        self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult:
         parts = self._parts(message, "edit")
         for ref in refs:
             self._check_ref(ref, "edit")
-            await self._call("edit", self._edit_one(ref, parts))
-        return SendResult(refs=tuple(refs), sent_at=self.context.clock())
+            await self._call("edit", self._edit_one(ref, parts), context)
+        return SendResult(refs=tuple(refs), sent_at=self.core.clock())
 
-    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None:
+    async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:
         missing: list[errors.MessageNotFound] = []
         for ref in refs:
             self._check_ref(ref, "delete")
             try:
-                await self._call("delete", self._delete_one(ref))
+                await self._call("delete", self._delete_one(ref), context)
             except errors.MessageNotFound as exc:
                 missing.append(exc)  # gone already; still delete the others
         if missing and len(missing) == len(refs):
@@ -225,15 +230,38 @@ class DiscordAdapter:
         if self._transport.needs_login:
             async with self._login_lock:
                 if self._transport.needs_login:
-                    await self._exchange("login", self._transport.login)
+                    await self._exchange("login", self._transport.login, None)
 
-    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self, operation: str, call: Callable[[], Awaitable[T]], context: SendContext
+    ) -> T:
         await self._ready()
         async with self._one_at_a_time:
-            return await self._exchange(operation, call)
+            await self._wait_out_rate_limit(operation)
+            return await self._exchange(operation, call, context)
 
-    async def _exchange(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-        exchange = request_hooks.Exchange(self._rules)
+    async def _wait_out_rate_limit(self, operation: str) -> None:
+        """Sleep until the last 429's wait is over; a longer one than the channel lets a
+        worker sleep is reported at once (no request was made: nothing is in doubt)."""
+        wait = self._not_before - asyncio.get_running_loop().time()
+        if wait <= 0:
+            return
+        if wait > self.channel.max_ratelimit_wait_seconds:
+            raise errors.RateLimited(
+                f"rate limited [retry after {wait:.3f}s]",
+                retry_after=wait,
+                channel=self.channel.name,
+                platform=PLATFORM,
+                operation=operation,
+            )
+        await asyncio.sleep(wait)
+
+    async def _exchange(
+        self, operation: str, call: Callable[[], Awaitable[T]], context: SendContext | None
+    ) -> T:
+        """Run ``call`` in an exchange; ``context`` is told before each request that may post
+        (None for the login, whose requests only read)."""
+        exchange = request_hooks.Exchange(self._rules, context)
         token = request_hooks.CURRENT.set(exchange)
         try:
             async with asyncio.timeout(None) as deadline:
@@ -249,6 +277,9 @@ class DiscordAdapter:
                 written=exchange.written,
                 retry_after=exchange.retry_after,
             )
+            if isinstance(mapped, errors.RateLimited):
+                until = asyncio.get_running_loop().time() + mapped.retry_after
+                self._not_before = max(self._not_before, until)
             if mapped is None:
                 mapped = errors.TransientDeliveryError(
                     f"unexpected {type(exc).__name__}: {REDACTOR.scrub(str(exc))}",

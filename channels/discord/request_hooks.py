@@ -2,14 +2,17 @@
 
 discord.py owns the requests, so this is where the adapter takes back control of them:
 
+- the in-doubt duty: each request that may post first awaits the call's
+  ``SendContext.about_to_send()``, once paced, so a crash while waiting is not in doubt;
 - pacing: each request (retries and the login calls included) first takes a slot of the
   per-token budget in ``context.pacer``, under Discord's global 50 requests/s;
 - a deadline per request, which discord.py does not have (aiohttp's default is 5 minutes);
 - whether a request reached Discord, so a timeout can say if the post may exist (``in_doubt``);
 - discord.py's own retries are cut short: a 5xx is reported at once instead of being resent
   after 1, 3, 5, 7 and 9 seconds (a webhook resend can duplicate the post; the dispatcher's
-  persisted backoff retries instead), and a 429 asking for more than the configured wait ends
-  the call instead of putting the worker to sleep (discord.py sleeps through any webhook 429).
+  persisted backoff retries instead); a 429 on a request that may post ends the call (see
+  ``_on_request_end``), and so does a 429 on any request asking for more than the configured
+  wait, instead of putting the worker to sleep (discord.py sleeps through any webhook 429).
 
 The hooks run in the task that called discord.py, so they find the call's ``Exchange`` in a
 context variable; requests made outside an exchange are left alone.
@@ -26,8 +29,8 @@ from types import SimpleNamespace
 
 import aiohttp
 
-from distributor import inflight
 from distributor.pacing import Pacer, Slot
+from distributor.send_context import SendContext
 
 DEFAULT_RETRY_AFTER = 60.0  # a 429 that names no wait (a proxy's, Cloudflare's ban)
 
@@ -46,7 +49,9 @@ class ServerErrorAnswer(DiscordAnswer):
 
 
 class LongRateLimit(DiscordAnswer):
-    """Discord answered 429 with a wait longer than the channel lets a worker sleep."""
+    """Discord answered 429 and the call ends instead of discord.py sleeping and resending:
+    the request may post (the delivery is marked started), or the wait is longer than the
+    channel lets a worker sleep."""
 
     def __init__(self, text: str, retry_after: float, *, is_global: bool) -> None:
         super().__init__(429, text)
@@ -70,9 +75,12 @@ class Exchange:
 
     Attributes:
         rules: The channel's pacing, deadline and rate-limit rules.
+        context: The delivery the call belongs to, told before each request that may post;
+            None for calls that only read (the login).
         deadline: The ``asyncio.timeout`` around the call: armed while a request is in flight,
             disarmed while discord.py sleeps on a rate limit.
         requests: How many HTTP requests the call made.
+        posting: Whether the request in flight may post (it marked the delivery started).
         written: Whether a request's headers reached the server, i.e. whether Discord may have
             acted on it even if no answer came back.
         statuses: The statuses answered, in order.
@@ -80,8 +88,10 @@ class Exchange:
     """
 
     rules: Rules
+    context: SendContext | None = None
     deadline: asyncio.Timeout | None = None
     requests: int = 0
+    posting: bool = False
     written: bool = False
     statuses: list[int] = field(default_factory=list)
     retry_after: float | None = None
@@ -106,8 +116,10 @@ async def _on_request_start(
     if exchange is None:
         return
     await exchange.rules.pacer.acquire(exchange.rules.slots)
-    if params.method != "GET":
-        await inflight.about_to_send()  # paced and leaving now: from here a crash is in doubt
+    exchange.posting = params.method != "GET" and exchange.context is not None
+    if exchange.posting:
+        assert exchange.context is not None
+        await exchange.context.about_to_send()  # paced and leaving now: a crash is in doubt
     exchange.requests += 1
     exchange.arm()
 
@@ -138,7 +150,16 @@ async def _on_request_end(
     if response.status == 429:
         retry_after, is_global = _retry_after(response, body)
         exchange.retry_after = retry_after
-        if retry_after > exchange.rules.max_ratelimit_wait:
+        # A 429 on a request that may post ends the call, however short the wait. discord.py
+        # would sleep and resend inside the call, and all that time the delivery stays marked
+        # started with nothing on the wire: a worker killed in that sleep leaves a post that
+        # was never made "in doubt", and with `in_doubt: skip` it is never sent. Ending the
+        # call instead reports `errors.RateLimited` (nothing was posted, so not in doubt); the
+        # dispatcher's failure record clears the started mark and its persisted retry honours
+        # `retry_after`. (The alternative, clearing the mark before the sleep and setting it
+        # again before the resend, would need the core to un-mark a delivery.) The adapter
+        # then waits the rest of the limit out before its next request, before any mark.
+        if exchange.posting or retry_after > exchange.rules.max_ratelimit_wait:
             text = _message(body) or "You are being rate limited."
             raise LongRateLimit(text, retry_after, is_global=is_global)
 

@@ -1,9 +1,10 @@
 """The email channel: one delivery per (story, list), fanned out to every matching reader.
 
 ``idempotent`` is True: the per-recipient ledger makes a retry (or a resend after a crash) mail
-only the readers not yet done. ``supports_delete`` is False: an email cannot be recalled; a
-retraction instead stops the fan-out before its next claim (the feed checks the story's status),
-so readers not yet mailed never get it.
+only the readers not yet done, so it never needs ``SendContext.about_to_send``.
+``supports_delete`` is False: an email cannot be recalled; a retraction instead stops the
+fan-out before its next claim (the feed checks the story's status), so readers not yet mailed
+never get it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from distributor import errors
 from distributor.adapter import AdapterContext, PayloadBuilder
 from distributor.config import ChannelConfig
 from distributor.logs import install_redaction
+from distributor.send_context import SendContext
 from distributor.store import Store
-from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor.types import MessageRef, RenderedMessage, SendResult
 from distributor_channels.email import smtp
 from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.dkim import DkimKeyError, DkimSigner
@@ -48,7 +50,7 @@ class EmailAdapter:
         self.config: ChannelConfig = config
         self.builder: PayloadBuilder = builder
         self.email = config
-        self.context = context
+        self.core = context  # what the core provides (operations get a SendContext)
         secret_values = [context.app.web.secret.get_secret_value()]
         if config.smtp is not None and config.smtp.password is not None:
             secret_values.append(config.smtp.password.get_secret_value())
@@ -65,7 +67,7 @@ class EmailAdapter:
     async def aclose(self) -> None:
         return None
 
-    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult:
+    async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
         """Mail the story to every confirmed reader of the list whose topics match its tags.
 
         Raises:
@@ -74,23 +76,23 @@ class EmailAdapter:
             errors.ChannelBroken: login refused, sender refused, TLS failure, unusable setup.
             errors.PermanentDeliveryError: the story was retracted during the send.
         """
-        store = self.context.store
+        store = self.core.store
         if store is None:
             raise self._broken("the email channel needs the store (its subscriber lists)")
         try:
-            return await self._send(store, message, ticket)
+            return await self._send(store, message, context)
         except (SQLAlchemyError, OSError) as exc:
             raise smtp.error(
                 errors.TransientDeliveryError, self.email, "send", f"the store failed: {exc}"
             ) from exc
 
     async def _send(
-        self, store: Store, message: RenderedMessage, ticket: DeliveryTicket
+        self, store: Store, message: RenderedMessage, context: SendContext
     ) -> SendResult:
         links = self._links()
         signer = await self._dkim()
-        log = SendLog(store, ticket.delivery_id, owner=f"{ticket.key}:{secrets.token_hex(6)}")
-        if await log.retracted(ticket.article_id):
+        log = SendLog(store, context.delivery_id, owner=f"{context.key}:{secrets.token_hex(6)}")
+        if await log.retracted(context.article_id):
             raise smtp.error(
                 errors.PermanentDeliveryError,
                 self.email,
@@ -98,7 +100,7 @@ class EmailAdapter:
                 "the story was retracted before it was mailed",
             )
         try:
-            story = build_story(self.email, message.payload, self.context.clock())
+            story = build_story(self.email, message.payload, self.core.clock())
         except (ValueError, KeyError) as exc:
             raise smtp.error(
                 errors.PermanentDeliveryError, self.email, "send", f"unusable message: {exc}"
@@ -109,7 +111,7 @@ class EmailAdapter:
             sid = reader.subscriber_id
             return Recipient(
                 address=reader.address,
-                message_id=message_id(list_name, domain, ticket.article_id, sid),
+                message_id=message_id(list_name, domain, context.article_id, sid),
                 unsubscribe_url=links.unsubscribe(list_name, sid, reader.address),
             )
 
@@ -118,32 +120,32 @@ class EmailAdapter:
             story=story,
             tags=list(message.payload.get("tags", ())),
             log=log,
-            article_id=ticket.article_id,
+            article_id=context.article_id,
             recipient=recipient,
-            pacer=self.context.pacer,
-            progress=self.context.progress,
-            progress_key=ticket.key,
+            pacer=self.core.pacer,
+            progress=self.core.progress,
+            progress_key=context.key,
             signer=signer,
             commit_lanes=1 if store.dialect == "sqlite" else COMMIT_LANES,
         )
         report = await _run_to_completion(fanout)
         self.last_report = report
-        return self._result(report, ticket)
+        return self._result(report, context)
 
     async def edit(
-        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+        self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult:
         # supports_edit is False: the dispatcher records corrections as "platform cannot edit".
-        return SendResult(tuple(refs), self.context.clock(), "an email cannot be edited")
+        return SendResult(tuple(refs), self.core.clock(), "an email cannot be edited")
 
-    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None:
+    async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:
         raise smtp.error(
             errors.NotDeletable, self.email, "delete", "an email cannot be recalled once sent"
         )
 
     def _links(self) -> Links:
         try:
-            links = Links(self.context.app.web)
+            links = Links(self.core.app.web)
         except ValueError as exc:
             raise self._broken(str(exc)) from exc
         if links.development_secret:
@@ -171,7 +173,7 @@ class EmailAdapter:
     def _broken(self, reason: str) -> errors.ChannelBroken:
         return smtp.error(errors.ChannelBroken, self.email, "send", reason)
 
-    def _result(self, report: Report, ticket: DeliveryTicket) -> SendResult:
+    def _result(self, report: Report, context: SendContext) -> SendResult:
         counts = report.counts
         note = _note(counts, report.total)
         if report.fatal is not None:
@@ -197,10 +199,10 @@ class EmailAdapter:
             )
         ref = MessageRef(
             target=self.email.list_name,
-            message_id=message_id_base(self.email, ticket.article_id),
+            message_id=message_id_base(self.email, context.article_id),
             kind="email",
         )
-        return SendResult(refs=(ref,), sent_at=self.context.clock(), note=note)
+        return SendResult(refs=(ref,), sent_at=self.core.clock(), note=note)
 
 
 async def _run_to_completion(fanout: FanOut) -> Report:

@@ -14,10 +14,11 @@ from typing import Any
 from telegram import Message
 from telegram import error as tg
 
-from distributor import errors, inflight, logs
+from distributor import errors, logs
 from distributor.adapter import AdapterContext, PayloadBuilder
 from distributor.config import ChannelConfig
-from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendResult
+from distributor.send_context import SendContext
+from distributor.types import MessageRef, RenderedMessage, SendResult
 from distributor_channels.telegram import error_map, html
 from distributor_channels.telegram.client import BotClient
 from distributor_channels.telegram.config import TelegramChannelConfig
@@ -59,7 +60,7 @@ class TelegramAdapter:
         self.config: ChannelConfig = config
         self.builder: PayloadBuilder = builder
         self.settings = config
-        self.context = context
+        self.core = context  # what the core provides (operations get a SendContext)
         self.chat = config.chat
         # "@name" -> numeric id, learnt from replies: edits name the chat by its id, and
         # both must draw on the same budget.
@@ -73,7 +74,7 @@ class TelegramAdapter:
     async def start(self) -> None:
         """Open the HTTP pool; follow a migration to a supergroup recorded by an earlier run."""
         await self.client.start()
-        store = self.context.store
+        store = self.core.store
         if store is None:
             return
         data = await store.channel_data(self.config.name)
@@ -87,10 +88,10 @@ class TelegramAdapter:
         await self.client.aclose()
 
     # ---------------------------------------------------------------------------- operations
-    async def send(self, message: RenderedMessage, ticket: DeliveryTicket) -> SendResult:
+    async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
         """Post the story: as a photo with its caption, else (or if refused) as text.
 
-        ``ticket`` is not sent: the Bot API has no idempotency key (see ``idempotent``).
+        ``context.key`` is not sent: the Bot API has no idempotency key (see ``idempotent``).
         """
         payload = message.payload
         notes: list[str] = []
@@ -102,18 +103,18 @@ class TelegramAdapter:
                 if fallback is None:
                     raise self._rejected("sendPhoto", "the image is not an http(s) URL")
                 notes.append("the image is not an http(s) URL: sent as text")
-                return await self._send(fallback, notes)
+                return await self._send(fallback, notes, context)
             try:
-                return await self._send(payload, notes)
+                return await self._send(payload, notes, context)
             except errors.PermanentDeliveryError as exc:
                 if fallback is None or not error_map.is_photo_refused(exc.__cause__):
                     raise
                 notes.append(f"photo refused ({exc.reason}): sent as text")
-                return await self._send(fallback, notes)
-        return await self._send(payload, notes)
+                return await self._send(fallback, notes, context)
+        return await self._send(payload, notes, context)
 
     async def edit(
-        self, refs: Sequence[MessageRef], message: RenderedMessage, ticket: DeliveryTicket
+        self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult:
         """Edit the caption or text of posts already out; "not modified" is a success."""
         notes: list[str] = []
@@ -122,33 +123,35 @@ class TelegramAdapter:
             self._check_ref(ref, "edit")
             request = edit_request(message.payload, ref)
             try:
-                _, chat = await self._call(request["method"], request["params"], notes)
+                _, chat = await self._call(request["method"], request["params"], notes, context)
             except errors.PermanentDeliveryError as exc:
                 if not error_map.is_not_modified(exc.__cause__):
                     raise
                 notes.append("unchanged on Telegram")
                 chat = ref.target
             edited.append(MessageRef(chat, ref.message_id, ref.kind, ref.thread))
-        return SendResult(tuple(edited), self.context.clock(), "; ".join(notes))
+        return SendResult(tuple(edited), self.core.clock(), "; ".join(notes))
 
-    async def delete(self, refs: Sequence[MessageRef], ticket: DeliveryTicket) -> None:
+    async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:
         """Delete posts; ``NotDeletable`` once Telegram no longer allows it (48 hours)."""
         missing: list[errors.MessageNotFound] = []
         for ref in refs:
             self._check_ref(ref, "delete")
             request = delete_request(ref, self.chat)
             try:
-                await self._call(request["method"], request["params"], [])
+                await self._call(request["method"], request["params"], [], context)
             except errors.MessageNotFound as exc:
                 missing.append(exc)  # the others still go
         if missing and len(missing) == len(refs):
             raise missing[0]
 
     # ---------------------------------------------------------------------------- internals
-    async def _send(self, payload: Mapping[str, Any], notes: list[str]) -> SendResult:
+    async def _send(
+        self, payload: Mapping[str, Any], notes: list[str], context: SendContext
+    ) -> SendResult:
         method = payload["method"]
         params = {**payload["params"], "chat_id": self.chat}
-        result, _ = await self._call(method, params, notes)
+        result, _ = await self._call(method, params, notes, context)
         if not isinstance(result, Message):
             raise self._rejected(method, "Telegram did not return the message it posted")
         self._chat_ids[str(params["chat_id"])] = str(result.chat_id)
@@ -158,10 +161,10 @@ class TelegramAdapter:
             kind="photo" if method == "sendPhoto" else "text",
             thread=None if result.message_thread_id is None else str(result.message_thread_id),
         )
-        return SendResult((ref,), self.context.clock(), "; ".join(notes))
+        return SendResult((ref,), self.core.clock(), "; ".join(notes))
 
     async def _call(
-        self, method: str, params: Mapping[str, Any], notes: list[str]
+        self, method: str, params: Mapping[str, Any], notes: list[str], context: SendContext
     ) -> tuple[Message | bool, str]:
         """Pace and make one Bot API call, with its rescues; returns (result, chat used).
 
@@ -174,7 +177,7 @@ class TelegramAdapter:
             chat = str(current["chat_id"])
             try:
                 await self.pacing.before(_OPERATIONS[method], self._chat_ids.get(chat, chat))
-                await inflight.about_to_send()  # paced and leaving now: a crash is in doubt
+                await context.about_to_send()  # paced and leaving now: a crash is in doubt
                 return await self.client.call(method, current), chat
             except tg.ChatMigrated as exc:
                 if migrated:
@@ -202,7 +205,7 @@ class TelegramAdapter:
         if old != self.chat:
             return  # an old post's chat (edit, delete): the channel itself already moved
         self.chat = new
-        store = self.context.store
+        store = self.core.store
         if store is not None:
             await store.set_channel_data(self.config.name, CHAT_KEY, new)
             await store.set_channel_data(self.config.name, MIGRATED_FROM_KEY, self.settings.chat)

@@ -19,6 +19,7 @@ from distributor.adapter import AdapterContext
 from distributor.config import AppConfig, ChannelConfig
 from distributor.pacing import Pacer
 from distributor.rendering import Renderer
+from distributor.send_context import SendContext
 from distributor.types import ArticleView, DeliveryTicket, RenderedMessage
 from distributor_channels.discord.adapter import DiscordAdapter
 from distributor_channels.discord.config import DiscordChannelConfig
@@ -88,13 +89,16 @@ def article(
     )
 
 
-def ticket(delivery_id: int = 1, *, article_id: int = 7, version: int = 1) -> DeliveryTicket:
-    return DeliveryTicket(
-        delivery_id=delivery_id,
-        article_id=article_id,
-        channel="news",
-        version=version,
-        attempt=1,
+def send_context(delivery_id: int = 1, *, article_id: int = 7, version: int = 1) -> SendContext:
+    """A delivery's context with no dispatcher behind it (``about_to_send`` only records)."""
+    return SendContext(
+        DeliveryTicket(
+            delivery_id=delivery_id,
+            article_id=article_id,
+            channel="news",
+            version=version,
+            attempt=1,
+        )
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.discord.conftest import OpenAdapter, article, render, ticket
+from tests.discord.conftest import OpenAdapter, article, render, send_context
 from tests.fakes.discord_api import FakeDiscordAPI
 
 BURST = 200
@@ -20,7 +20,7 @@ async def test_burst_of_200_posts_draws_no_429(
     adapter = await open_adapter(mode)
     message = render(adapter, article())
     for n in range(1, BURST + 1):
-        await adapter.send(message, ticket(n))
+        await adapter.send(message, send_context(n))
 
     assert len(fake.all_messages()) == BURST
     assert fake.count_status(429) == 0
@@ -33,7 +33,7 @@ async def test_concurrent_burst_is_serialised_per_channel(
     """Concurrent sends (alerts beside the dispatcher) queue up in the adapter, in order."""
     adapter = await open_adapter("bot")
     message = render(adapter, article())
-    await asyncio.gather(*(adapter.send(message, ticket(n)) for n in range(1, BURST + 1)))
+    await asyncio.gather(*(adapter.send(message, send_context(n)) for n in range(1, BURST + 1)))
 
     assert len(fake.all_messages()) == BURST
     assert fake.count_status(429) == 0

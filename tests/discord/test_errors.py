@@ -10,7 +10,7 @@ import pytest_asyncio
 
 from distributor import errors
 from distributor.types import MessageRef, RenderedMessage
-from tests.discord.conftest import OpenAdapter, article, render, ticket
+from tests.discord.conftest import OpenAdapter, article, render, send_context
 from tests.fakes.discord_api import FakeDiscordAPI, RateLimits
 from tests.fakes.discord_fixtures import (
     DISCORD_CHANNEL_ID,
@@ -38,7 +38,7 @@ async def test_unknown_channel(fake: FakeDiscordAPI, open_adapter: OpenAdapter) 
     adapter = await open_adapter("bot")
     fake.remove_channel(DISCORD_CHANNEL_ID)
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert str(caught.value) == (
         "discord channel 'news': send failed: Unknown Channel [code 10003]: "
         "the channel or thread no longer exists (404)"
@@ -55,7 +55,7 @@ async def test_missing_access_and_permissions(
     adapter = await open_adapter("bot")
     fake.set_permissions(DISCORD_CHANNEL_ID, **{permission: False})
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert caught.value.status == status
     assert f"[code {code}]" in caught.value.reason
     assert caught.value.operation == "send"
@@ -65,7 +65,7 @@ async def test_missing_access_and_permissions(
 async def test_refused_bot_token(fake: FakeDiscordAPI, open_adapter: OpenAdapter) -> None:
     adapter = await open_adapter("bot", token="MTE4NzQwMjczMTE4NTg4MTA5Mw.GxF4kQ.revoked-token-xyz")
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert str(caught.value) == (
         "discord channel 'news': login failed: the bot token was refused (401)"
     )
@@ -76,7 +76,7 @@ async def test_deleted_webhook(fake: FakeDiscordAPI, open_adapter: OpenAdapter) 
     adapter = await open_adapter("webhook")
     fake.delete_webhook(DISCORD_WEBHOOK_ID)
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert "Unknown Webhook [code 10015]: the webhook was deleted" in str(caught.value)
     assert caught.value.status == 404
 
@@ -85,7 +85,7 @@ async def test_wrong_webhook_token(fake: FakeDiscordAPI, open_adapter: OpenAdapt
     url = f"{WEBHOOK_URL_BASE}/{DISCORD_WEBHOOK_ID}/{'W' * 68}"
     adapter = await open_adapter("webhook", webhook_url=url)
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert "Invalid Webhook Token [code 50027]: the webhook URL's token is wrong" in str(
         caught.value
     )
@@ -95,7 +95,7 @@ async def test_wrong_webhook_token(fake: FakeDiscordAPI, open_adapter: OpenAdapt
 async def test_webhook_thread_gone(fake: FakeDiscordAPI, open_adapter: OpenAdapter) -> None:
     adapter = await open_adapter("webhook", thread_id=1187402731185889999)
     with pytest.raises(errors.ChannelBroken, match=r"Unknown Channel \[code 10003\]"):
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
 
 
 async def test_wrong_api_base_url_breaks_the_channel(
@@ -104,7 +104,7 @@ async def test_wrong_api_base_url_breaks_the_channel(
     wrong = fake.api_base.replace("/api/v10", "/v10")
     adapter = await open_adapter(mode, api_base_url=wrong)
     with pytest.raises(errors.ChannelBroken, match="check api_base_url") as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert caught.value.status == 404
 
 
@@ -116,16 +116,16 @@ async def test_invalid_form_body_names_the_field(
 ) -> None:
     adapter = await open_adapter(mode)
     with pytest.raises(errors.PermanentDeliveryError) as caught:
-        await adapter.send(oversized(render(adapter, article())), ticket())
+        await adapter.send(oversized(render(adapter, article())), send_context())
     assert type(caught.value) is errors.PermanentDeliveryError
     assert caught.value.status == 400
     assert "In embeds.0.description: Must be 4096 or fewer in length." in caught.value.reason
     assert "[code 50035]" in caught.value.reason
     assert fake.all_messages() == []
 
-    sent = await adapter.send(render(adapter, article()), ticket(2))
+    sent = await adapter.send(render(adapter, article()), send_context(2))
     with pytest.raises(errors.PermanentDeliveryError, match=r"In embeds\.0\.description"):
-        await adapter.edit(sent.refs, oversized(render(adapter, article())), ticket(2))
+        await adapter.edit(sent.refs, oversized(render(adapter, article())), send_context(2))
 
 
 async def test_editing_someone_elses_post_fails_without_pausing(
@@ -133,11 +133,11 @@ async def test_editing_someone_elses_post_fails_without_pausing(
 ) -> None:
     """403 50005 is about one message: the code decides, not the status."""
     hook = await open_adapter("webhook")
-    sent = await hook.send(render(hook, article()), ticket())
+    sent = await hook.send(render(hook, article()), send_context())
     bot = await open_adapter("bot")
     legacy = MessageRef(target=str(DISCORD_CHANNEL_ID), message_id=sent.refs[0].message_id)
     with pytest.raises(errors.PermanentDeliveryError) as caught:
-        await bot.edit([legacy], render(bot, article()), ticket())
+        await bot.edit([legacy], render(bot, article()), send_context())
     assert not isinstance(caught.value, errors.ChannelBroken)
     assert (caught.value.status, "[code 50005]" in caught.value.reason) == (403, True)
 
@@ -148,19 +148,24 @@ async def test_unusable_payload_is_refused_before_any_request(
     adapter = await open_adapter(mode)
     broken = RenderedMessage(payload={"embeds": "not a list"}, summary="")
     with pytest.raises(errors.PermanentDeliveryError, match="unusable payload"):
-        await adapter.send(broken, ticket())
+        await adapter.send(broken, send_context())
     assert fake.requests == []
 
 
 # -- rate limits ---------------------------------------------------------------------------------
 
 
-async def test_short_429_is_waited_out_in_place(
+async def test_short_429_on_a_post_ends_the_call_not_in_doubt(
     fake: FakeDiscordAPI, open_adapter: OpenAdapter, mode: str
 ) -> None:
+    # discord.py would sleep and resend inside the call, with the delivery marked started.
     adapter = await open_adapter(mode)
     fake.fail_next(route=CREATE[mode], status=429, retry_after=0.05)
-    await adapter.send(render(adapter, article()), ticket())
+    with pytest.raises(errors.RateLimited) as caught:
+        await adapter.send(render(adapter, article()), send_context())
+    assert (caught.value.retry_after, caught.value.in_doubt) == (0.05, False)
+    assert fake.all_messages() == []
+    await adapter.send(render(adapter, article()), send_context(2))
     assert len(fake.all_messages()) == 1
     assert fake.count_status(429) == 1
 
@@ -172,7 +177,7 @@ async def test_long_429_becomes_rate_limited_with_the_fractional_wait(
     adapter = await open_adapter(mode)
     fake.fail_next(route=CREATE[mode], status=429, retry_after=42.375, global_=global_)
     with pytest.raises(errors.RateLimited) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert caught.value.retry_after == 42.375
     assert caught.value.status == 429
     assert ("global rate limit" in caught.value.reason) is global_
@@ -186,7 +191,7 @@ async def test_max_ratelimit_wait_is_configurable(
     adapter = await open_adapter(mode, max_ratelimit_wait_seconds=0.5)
     fake.fail_next(route=CREATE[mode], status=429, retry_after=0.75)
     with pytest.raises(errors.RateLimited) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert caught.value.retry_after == 0.75
 
 
@@ -204,9 +209,9 @@ async def test_exhausted_bucket_becomes_rate_limited(
     stingy: FakeDiscordAPI, open_adapter: OpenAdapter
 ) -> None:
     adapter = await open_adapter("bot", api_base_url=stingy.api_base)
-    await adapter.send(render(adapter, article()), ticket(1))
+    await adapter.send(render(adapter, article()), send_context(1))
     with pytest.raises(errors.RateLimited) as caught:
-        await adapter.send(render(adapter, article()), ticket(2))
+        await adapter.send(render(adapter, article()), send_context(2))
     assert 100 < caught.value.retry_after <= 120
     assert len(stingy.all_messages()) == 1
 
@@ -220,16 +225,16 @@ async def test_server_error_is_reported_at_once_and_in_doubt_for_a_post(
     adapter = await open_adapter(mode)
     fake.fail_next(route=CREATE[mode], status=502)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert (caught.value.status, caught.value.in_doubt) == (502, True)
     # discord.py would have resent it after 1, 3, 5, 7 and 9 s; the dispatcher retries instead.
     assert [r.route for r in fake.requests].count(CREATE[mode]) == 1
     assert fake.all_messages() == []
 
-    sent = await adapter.send(render(adapter, article()), ticket(2))
+    sent = await adapter.send(render(adapter, article()), send_context(2))
     fake.fail_next(route="PATCH", status=500)
     with pytest.raises(errors.TransientDeliveryError) as edit:
-        await adapter.edit(sent.refs, render(adapter, article()), ticket(2))
+        await adapter.edit(sent.refs, render(adapter, article()), send_context(2))
     assert (edit.value.status, edit.value.in_doubt) == (500, False)
 
 
@@ -239,7 +244,7 @@ async def test_timeout_after_the_request_was_written_is_in_doubt(
     adapter = await open_adapter(mode, request_timeout_seconds=0.2)
     fake.timeout_next(route=CREATE[mode], seconds=5.0, then_process=False)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert caught.value.in_doubt is True
     assert "timed out waiting for Discord's answer" in str(caught.value)
 
@@ -250,7 +255,7 @@ async def test_dropped_connection_is_in_doubt(
     adapter = await open_adapter(mode)
     fake.drop_next(route=CREATE[mode], then_process=False)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert caught.value.in_doubt is True
     assert "connection failed: ServerDisconnectedError" in str(caught.value)
 
@@ -261,7 +266,7 @@ async def test_refused_connection_is_not_in_doubt(open_adapter: OpenAdapter, mod
         port = sock.getsockname()[1]
     adapter = await open_adapter(mode, api_base_url=f"http://127.0.0.1:{port}/api/v10")
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
     assert type(caught.value) is errors.TransientDeliveryError
     assert caught.value.in_doubt is False
     assert "cannot connect" in str(caught.value)
@@ -273,6 +278,6 @@ async def test_failed_login_is_retried_from_scratch(
     adapter = await open_adapter("bot")
     fake.fail_next(route="GET /users/@me", status=503)
     with pytest.raises(errors.TransientDeliveryError, match="login failed"):
-        await adapter.send(render(adapter, article()), ticket())
-    await adapter.send(render(adapter, article()), ticket())
+        await adapter.send(render(adapter, article()), send_context())
+    await adapter.send(render(adapter, article()), send_context())
     assert len(fake.all_messages()) == 1

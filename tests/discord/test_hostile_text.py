@@ -19,7 +19,7 @@ from distributor.types import ArticleView
 from distributor_channels.discord.config import DiscordChannelConfig
 from distributor_channels.discord.parts import message_parts
 from distributor_channels.discord.payload import DiscordPayloads
-from tests.discord.conftest import RENDERER, ROLE_ID, OpenAdapter, article, render, ticket
+from tests.discord.conftest import RENDERER, ROLE_ID, OpenAdapter, article, render, send_context
 from tests.fakes import discord_limits as limits
 from tests.fakes.discord_api import FakeDiscordAPI
 
@@ -154,7 +154,9 @@ async def test_hostile_samples_through_the_fake_ping_nobody(
     if mode == "webhook":
         extra["username"] = "Desk @everyone"
     adapter = await open_adapter(mode, **extra)
-    sent = await adapter.send(render(adapter, hostile_view(title, paragraphs, 0, None)), ticket())
+    sent = await adapter.send(
+        render(adapter, hostile_view(title, paragraphs, 0, None)), send_context()
+    )
     [stored] = fake.all_messages()
     assert str(stored.id) == sent.refs[0].message_id
     assert (stored.pinged_everyone, stored.pinged_roles, stored.pinged_users) == (False, [], [])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from distributor import errors
-from tests.discord.conftest import OpenAdapter, article, render, ticket
+from tests.discord.conftest import OpenAdapter, article, render, send_context
 from tests.fakes.discord_api import FakeDiscordAPI
 
 POST_MESSAGES = "POST /channels/{channel_id}/messages"
@@ -36,11 +36,11 @@ async def test_bot_retry_after_a_stored_failure_leaves_one_message(
     message = render(adapter, article())
     await fail_once_after_storing(fake, POST_MESSAGES, fault)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(message, ticket(1))
+        await adapter.send(message, send_context(1))
     assert caught.value.in_doubt is True
     assert len(fake.all_messages()) == 1  # Discord has it; we do not know that
 
-    retried = await adapter.send(message, ticket(1))  # the dispatcher's next attempt
+    retried = await adapter.send(message, send_context(1))  # the dispatcher's next attempt
 
     [stored] = fake.all_messages()
     assert retried.refs[0].message_id == str(stored.id)
@@ -53,8 +53,8 @@ async def test_bot_retry_after_an_unstored_failure_posts_once(
     adapter = await open_adapter("bot")
     fake.fail_next(route=POST_MESSAGES, status=503)
     with pytest.raises(errors.TransientDeliveryError):
-        await adapter.send(render(adapter, article()), ticket(1))
-    await adapter.send(render(adapter, article()), ticket(1))
+        await adapter.send(render(adapter, article()), send_context(1))
+    await adapter.send(render(adapter, article()), send_context(1))
     assert len(fake.all_messages()) == 1
     assert fake.nonce_hits == 0
 
@@ -64,8 +64,8 @@ async def test_distinct_deliveries_are_never_folded_together(
 ) -> None:
     adapter = await open_adapter("bot")
     message = render(adapter, article())
-    await adapter.send(message, ticket(1))
-    await adapter.send(message, ticket(2))
+    await adapter.send(message, send_context(1))
+    await adapter.send(message, send_context(2))
     assert len(fake.all_messages()) == 2
 
 
@@ -77,7 +77,7 @@ async def test_webhook_failure_after_storing_is_in_doubt_and_never_resent_by_dis
     assert adapter.idempotent is False
     await fail_once_after_storing(fake, EXECUTE_WEBHOOK, fault)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(render(adapter, article()), ticket(1))
+        await adapter.send(render(adapter, article()), send_context(1))
     assert caught.value.in_doubt is True
     # discord.py's webhook adapter would have executed it again after 1 s: a duplicate.
     assert len(fake.all_messages()) == 1
@@ -90,9 +90,9 @@ async def test_webhook_retry_after_an_unstored_failure_posts_once(
     adapter = await open_adapter("webhook")
     fake.fail_next(route=EXECUTE_WEBHOOK, status=500)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(render(adapter, article()), ticket(1))
+        await adapter.send(render(adapter, article()), send_context(1))
     assert caught.value.in_doubt is True  # from here, nobody can tell it was not stored
-    await adapter.send(render(adapter, article()), ticket(1))
+    await adapter.send(render(adapter, article()), send_context(1))
     assert len(fake.all_messages()) == 1
 
 
@@ -100,17 +100,17 @@ async def test_edit_and_delete_retries_are_harmless(
     fake: FakeDiscordAPI, open_adapter: OpenAdapter, mode: str
 ) -> None:
     adapter = await open_adapter(mode)
-    sent = await adapter.send(render(adapter, article()), ticket())
+    sent = await adapter.send(render(adapter, article()), send_context())
     fake.fail_next(route="PATCH", status=500, then_process=True)
     with pytest.raises(errors.TransientDeliveryError):
-        await adapter.edit(sent.refs, render(adapter, article(title="v2")), ticket(version=2))
-    await adapter.edit(sent.refs, render(adapter, article(title="v2")), ticket(version=2))
+        await adapter.edit(sent.refs, render(adapter, article(title="v2")), send_context(version=2))
+    await adapter.edit(sent.refs, render(adapter, article(title="v2")), send_context(version=2))
     [stored] = fake.all_messages()
     assert stored.embeds[0]["title"] == "v2"
 
     fake.fail_next(route="DELETE", status=500, then_process=True)
     with pytest.raises(errors.TransientDeliveryError):
-        await adapter.delete(sent.refs, ticket())
+        await adapter.delete(sent.refs, send_context())
     with pytest.raises(errors.MessageNotFound):  # the dispatcher counts this as deleted
-        await adapter.delete(sent.refs, ticket())
+        await adapter.delete(sent.refs, send_context())
     assert fake.all_messages() == []

@@ -13,7 +13,7 @@ import secrets
 import pytest
 
 from distributor import errors
-from tests.discord.conftest import OpenAdapter, article, render, ticket
+from tests.discord.conftest import OpenAdapter, article, render, send_context
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.discord_fixtures import DISCORD_CHANNEL_ID
 
@@ -37,24 +37,28 @@ async def test_secrets_stay_out_of_logs_errors_and_reprs(
     forbidden = [bot_token, bad_token, hook.token, hook.url, wrong_token]
 
     caplog.set_level(logging.DEBUG)  # the root logger: discord.py's loggers included
+    # The CLI's log setup, run by earlier tests, leaves the "discord" logger at WARNING.
+    caplog.set_level(logging.DEBUG, logger="discord")
     failures: list[errors.DeliveryError] = []
     adapters = [
         await open_adapter("bot", token=bot_token),
         await open_adapter("webhook", webhook_url=hook.url),
     ]
     for adapter in adapters:
-        sent = await adapter.send(render(adapter, article()), ticket(1))
-        await adapter.edit(sent.refs, render(adapter, article(title="v2")), ticket(1))
-        fake.fail_next(route=EXECUTE_WEBHOOK, status=429, retry_after=0.01)
-        fake.fail_next(route=POST_MESSAGES, status=429, retry_after=0.01)
-        await adapter.send(render(adapter, article()), ticket(2))
+        sent = await adapter.send(render(adapter, article()), send_context(1))
+        await adapter.edit(sent.refs, render(adapter, article(title="v2")), send_context(1))
+        create = POST_MESSAGES if adapter.channel.mode == "bot" else EXECUTE_WEBHOOK
+        fake.fail_next(route=create, status=429, retry_after=0.01)
+        with pytest.raises(errors.RateLimited) as limited:
+            await adapter.send(render(adapter, article()), send_context(2))
+        failures.append(limited.value)
         fake.fail_next(status=500)
         with pytest.raises(errors.TransientDeliveryError) as server:
-            await adapter.send(render(adapter, article()), ticket(3))
+            await adapter.send(render(adapter, article()), send_context(3))
         failures.append(server.value)
-        await adapter.delete(sent.refs, ticket(1))
+        await adapter.delete(sent.refs, send_context(1))
         with pytest.raises(errors.MessageNotFound) as gone:
-            await adapter.delete(sent.refs, ticket(1))
+            await adapter.delete(sent.refs, send_context(1))
         failures.append(gone.value)
     for broken in (
         await open_adapter("bot", token=bad_token),
@@ -62,7 +66,7 @@ async def test_secrets_stay_out_of_logs_errors_and_reprs(
     ):
         adapters.append(broken)
         with pytest.raises(errors.ChannelBroken) as refused:
-            await broken.send(render(broken, article()), ticket(4))
+            await broken.send(render(broken, article()), send_context(4))
         failures.append(refused.value)
     for failure in failures:
         logging.getLogger("tests.discord").error("delivery failed", exc_info=failure)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from distributor import errors
 from distributor_channels.discord import apibase
 from distributor_channels.discord.config import DiscordChannelConfig
-from tests.discord.conftest import OpenAdapter, article, channel_config, render, ticket
+from tests.discord.conftest import OpenAdapter, article, channel_config, render, send_context
 from tests.fakes.discord_api import FakeDiscordAPI
 
 SHIPPED_BASE = "https://discord.com/api/v10"
@@ -44,7 +44,7 @@ async def test_api_base_url_points_discord_py_while_the_channel_runs(
     discord.http.Route.BASE = SHIPPED_BASE  # as if no test fixture had redirected it
     adapter = await open_adapter("webhook")
     assert fake.api_base == discord.http.Route.BASE
-    await adapter.send(render(adapter, article()), ticket())
+    await adapter.send(render(adapter, article()), send_context())
     assert len(fake.all_messages()) == 1
     await adapter.aclose()
     assert discord.http.Route.BASE == SHIPPED_BASE

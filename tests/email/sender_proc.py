@@ -16,6 +16,7 @@ from distributor.adapter import AdapterContext
 from distributor.clock import utcnow
 from distributor.configload import load_config
 from distributor.pacing import Pacer
+from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import DeliveryTicket, RenderedMessage
 from distributor_channels.email.adapter import EmailAdapter
@@ -41,7 +42,7 @@ async def main(config_path: str, job_path: str) -> None:
         )
         adapter = EmailAdapter(channel, EmailPayloads(channel, context.renderer), context)
         message = RenderedMessage(payload=job["payload"], summary="")
-        result = await adapter.send(message, DeliveryTicket(**job["ticket"]))
+        result = await adapter.send(message, SendContext(DeliveryTicket(**job["ticket"])))
         print(result.note, flush=True)
     finally:
         await pacer.aclose()

@@ -13,6 +13,7 @@ from distributor.adapter import AdapterContext, ProgressSink
 from distributor.configload import LoadedConfig
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
+from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import DeliveryTicket, RenderedMessage
 from distributor_channels.email.adapter import EmailAdapter
@@ -24,7 +25,7 @@ from tests.conftest import FakeClock
 from tests.fakes.smtp import FakeSMTP
 from tests.helpers import draft, write_config
 
-SECRET = "test-web-secret-4d1c8e0f5b7a"
+SECRET = "test-web-secret-4d1c8e0f5b7a9c2e31"
 BASE_URL = "https://news.example.org"
 
 
@@ -125,8 +126,8 @@ class World:
 
     async def story(
         self, n: int = 1, *, tags: Sequence[str] = (), title: str | None = None
-    ) -> tuple[RenderedMessage, DeliveryTicket]:
-        """Queue and route a story; its rendered newsletter and the delivery's ticket."""
+    ) -> tuple[RenderedMessage, SendContext]:
+        """Queue and route a story; its rendered newsletter and the delivery's send context."""
         queued = await self.store.add_article(
             draft(n, publish_at=self.clock(), tags=tuple(tags), title=title)
         )
@@ -145,4 +146,4 @@ class World:
             version=article.version,
             attempt=1,
         )
-        return message, ticket
+        return message, SendContext(ticket)

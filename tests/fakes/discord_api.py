@@ -16,12 +16,8 @@ import asyncio
 import http
 import json
 import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from types import TracebackType
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +39,7 @@ from tests.fakes.discord_traffic import (
     rate_limited_body,
     rate_limited_headers,
 )
+from tests.fakes.server import HttpServer, Served
 
 __all__ = [
     "DEFAULT_LENGTH_UNIT",
@@ -78,7 +75,7 @@ def _fault_reply(fault: Fault) -> Reply:
     )
 
 
-class FakeDiscordAPI(DiscordState):
+class FakeDiscordAPI(Served, DiscordState):
     """Fake Discord REST API v10: bots, channels, webhooks, messages, limits and faults.
 
     Registration (``add_bot``, ``add_channel``, ``add_thread``, ``add_webhook``, ...) and
@@ -107,74 +104,16 @@ class FakeDiscordAPI(DiscordState):
         self._faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
         self.latency = 0.0  # seconds added to every answer (benchmarks: a distant server)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._closing: asyncio.Event | None = None
+        self.server = HttpServer(self._handle)
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle (start, stop, ``async with``, ``running_in_thread``: from ``Served``) -----
 
     @property
     def api_base(self) -> str:
         """``http://127.0.0.1:PORT/api/v10``: the value for ``discord.http.Route.BASE``."""
-        if self._port is None:
+        if not self.server.port:
             raise RuntimeError("FakeDiscordAPI is not started")
-        return f"http://127.0.0.1:{self._port}{API_PREFIX}"
-
-    async def start(self) -> None:
-        """Serve on 127.0.0.1 on a free port."""
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._closing = asyncio.Event()
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        try:
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._port = sock.getsockname()[1]
-        self._runner = runner
-
-    async def stop(self) -> None:
-        """Stop serving; requests held by a timeout fault are dropped."""
-        if self._closing is not None:
-            self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> FakeDiscordAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @contextmanager
-    def running_in_thread(self) -> Iterator[FakeDiscordAPI]:
-        """Run the server on its own event loop in a daemon thread (for sync callers)."""
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-discord-api", daemon=True)
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout=30)
-            yield self
-        finally:
-            try:
-                asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=30)
-            finally:
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join(timeout=30)
-                loop.close()
+        return f"{self.server.root}{API_PREFIX}"
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -325,7 +264,7 @@ class FakeDiscordAPI(DiscordState):
                 if fault.kind == "status":
                     return self._respond(rec, _fault_reply(fault))
                 if fault.kind == "timeout":
-                    await self._hold(fault.seconds)
+                    await self.server.hold(fault.seconds)
                 return self._drop(request)
         reply = process(self, call)
         if verdict is not None:
@@ -333,7 +272,7 @@ class FakeDiscordAPI(DiscordState):
         if fault is not None:
             if fault.kind == "status":
                 return self._respond(rec, _fault_reply(fault))
-            if fault.kind == "drop" or not await self._hold(fault.seconds):
+            if fault.kind == "drop" or not await self.server.hold(fault.seconds):
                 return self._drop(request)
         return self._respond(rec, reply)
 
@@ -386,16 +325,6 @@ class FakeDiscordAPI(DiscordState):
             call.route, major, identity, webhook=call.kind == "webhook", now=self._clock()
         )
 
-    async def _hold(self, seconds: float) -> bool:
-        """Wait ``seconds`` of real time; False if the server is stopping meanwhile."""
-        if self._closing is None:
-            return True
-        try:
-            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-        except TimeoutError:
-            return True
-        return False
-
     def _drop(self, request: web.Request) -> web.StreamResponse:
         # The recorded status stays 0. The returned response is never written.
         request.protocol.force_close()
@@ -405,6 +334,8 @@ class FakeDiscordAPI(DiscordState):
 
     def _respond(self, rec: RecordedRequest, reply: Reply) -> web.StreamResponse:
         rec.status = reply.status
+        if reply.status == 429 and isinstance(reply.body, dict):
+            rec.retry_after = float(reply.body["retry_after"])
         headers = {"Via": _VIA, **reply.headers}
         if reply.body is None:
             return web.Response(status=reply.status, headers=headers)

@@ -151,7 +151,8 @@ class RecordedRequest:
     """One request the fake received. ``path`` has webhook tokens replaced by ``***``.
 
     ``status`` is 0 when the connection was dropped without an answer; ``fault`` names the
-    injected fault (``"500"``, ``"429"``, ``"timeout"``, ``"drop"``), if any.
+    injected fault (``"500"``, ``"429"``, ``"timeout"``, ``"drop"``), if any; ``retry_after``
+    is the wait a 429 answer asked for.
     """
 
     time: float
@@ -164,3 +165,4 @@ class RecordedRequest:
     bot_id: int | None = None
     webhook_id: int | None = None
     fault: str | None = None
+    retry_after: float | None = None

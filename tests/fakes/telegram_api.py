@@ -7,20 +7,17 @@ Tests then assert on :attr:`FakeTelegramAPI.messages` and script faults and refu
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import random
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
-from types import TracebackType
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from aiohttp import web
 
+from tests.fakes.server import HttpServer, Served
 from tests.fakes.telegram_methods import METHOD_NAMES, MethodsMixin
 from tests.fakes.telegram_state import (
     MIGRATED,
@@ -50,7 +47,7 @@ __all__ = [
 DEFAULT_TOKEN = "123456789:AAFakeTelegramTokenForTests-0123456789"
 
 
-class FakeTelegramAPI(MethodsMixin, FaultsMixin):
+class FakeTelegramAPI(Served, MethodsMixin, FaultsMixin):
     """An aiohttp server on 127.0.0.1 that behaves like the Telegram Bot API.
 
     Args:
@@ -95,65 +92,26 @@ class FakeTelegramAPI(MethodsMixin, FaultsMixin):
         self._fault_kinds: tuple[RandomFaultKind, ...] = ()
         self._seq = 0
         self._lock = threading.Lock()  # control calls may come from another thread
-        self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
-        self.port = 0
+        self.server = HttpServer(
+            self._handle, path="/bot{token}/{method}", client_max_size=60 * 1024 * 1024
+        )
 
     # ----------------------------------------------------------------- lifecycle
+    # start, stop, ``async with`` and ``running_in_thread`` come from ``Served``.
+    @property
+    def port(self) -> int:
+        """The port served on (0 until started)."""
+        return self.server.port
+
     @property
     def api_root(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
+        return self.server.root
 
     @property
     def base_url(self) -> str:
         """What ``telegram.Bot(base_url=...)`` takes; python-telegram-bot appends the token."""
         return f"{self.api_root}/bot"
-
-    async def start(self) -> None:
-        """Bind a free port on 127.0.0.1 and start serving."""
-        app = web.Application(client_max_size=60 * 1024 * 1024)
-        app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._stopping = asyncio.Event()
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
-
-    async def stop(self) -> None:
-        """Stop serving; replies held by timeout faults are released first."""
-        if self._stopping is not None:
-            self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegramAPI:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:  # fmt: skip
-        await self.stop()
-
-    @contextmanager
-    def running_in_thread(self) -> Iterator[FakeTelegramAPI]:
-        """Serve from a daemon thread with its own event loop (for sync code or subprocesses)."""
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fake-telegram", daemon=True)
-        thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout=10)
-            yield self
-        finally:
-            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=30)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            loop.close()
 
     # ----------------------------------------------------------------- clock
     def now(self) -> float:
@@ -303,7 +261,7 @@ class FakeTelegramAPI(MethodsMixin, FaultsMixin):
                                  params={k: str(v) for k, v in params.items()})  # fmt: skip
         self.requests.append(record)
         if self.latency > 0:
-            await self._hold(self.latency)
+            await self.server.hold(self.latency)
         if request.match_info["token"] not in self.tokens:
             return _reply(record, ApiError(401, "Unauthorized: invalid token specified"))
         handler = self.METHODS.get(method)
@@ -326,13 +284,8 @@ class FakeTelegramAPI(MethodsMixin, FaultsMixin):
                 request.transport.abort()
             return web.Response()
         if fault is not None and fault.kind == "timeout":
-            await self._hold(fault.seconds)
+            await self.server.hold(fault.seconds)
         return _reply(record, outcome)
-
-    async def _hold(self, seconds: float) -> None:
-        assert self._stopping is not None
-        with suppress(TimeoutError):  # stop() ends the hold early
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
 
 async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, web.FileField]]:

@@ -16,6 +16,7 @@ from distributor.adapter import AdapterContext
 from distributor.config import AppConfig
 from distributor.pacing import Pacer
 from distributor.rendering import Renderer
+from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import ArticleView, DeliveryTicket, Promo, PromoLink
 from distributor_channels.telegram.adapter import TelegramAdapter
@@ -71,9 +72,12 @@ def article(
     )
 
 
-def ticket(delivery_id: int = 1, article_id: int = 1) -> DeliveryTicket:
-    return DeliveryTicket(
-        delivery_id=delivery_id, article_id=article_id, channel="tg", version=1, attempt=1
+def send_context(delivery_id: int = 1, article_id: int = 1) -> SendContext:
+    """A delivery's context with no dispatcher behind it (``about_to_send`` only records)."""
+    return SendContext(
+        DeliveryTicket(
+            delivery_id=delivery_id, article_id=article_id, channel="tg", version=1, attempt=1
+        )
     )
 
 

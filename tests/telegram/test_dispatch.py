@@ -8,6 +8,7 @@ from pathlib import Path
 
 from distributor.config import StoreConfig
 from distributor.configload import LoadedConfig, load_config
+from distributor.ledger import Ledger
 from distributor.models import DeliveryStatus
 from distributor.service import Service
 from distributor.store import Store
@@ -112,7 +113,7 @@ async def test_correction_edits_and_retraction_deletes_the_post(
 
     store = await Store.open(StoreConfig(url=store_url))
     try:
-        await store.correct_article(article_id, replace(STORY, title="Night trains return in May"))
+        await Ledger(store).correct(article_id, replace(STORY, title="Night trains return in May"))
     finally:
         await store.close()
     await Service(loaded, workdir=tmp_path).run_once()
@@ -122,7 +123,7 @@ async def test_correction_edits_and_retraction_deletes_the_post(
 
     store = await Store.open(StoreConfig(url=store_url))
     try:
-        await store.retract_article(article_id)
+        await Ledger(store).retract(article_id)
     finally:
         await store.close()
     await Service(loaded, workdir=tmp_path).run_once()

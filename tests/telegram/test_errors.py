@@ -14,7 +14,7 @@ from distributor.types import RenderedMessage
 from distributor_channels.telegram.client import POOL_SIZE
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import CHANNEL_ID, FORUM_ID, GROUP_ID, PRIVATE_ID
-from tests.telegram.conftest import PHOTO_URL, MakeAdapter, article, ticket
+from tests.telegram.conftest import PHOTO_URL, MakeAdapter, article, send_context
 
 
 def by_hand(chat: int | str, text: str, method: str = "sendMessage") -> RenderedMessage:
@@ -32,7 +32,7 @@ async def test_429_is_rate_limited_with_telegrams_retry_after(
     adapter = await make_adapter()
     telegram_api.fail_next(method="sendMessage", status=429, retry_after=7)
     with pytest.raises(errors.RateLimited) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
     assert caught.value.retry_after == 7
     assert caught.value.status == 429
@@ -50,7 +50,7 @@ async def test_5xx_is_transient_and_not_in_doubt(
     adapter = await make_adapter()
     telegram_api.fail_next(status=status)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
     assert type(caught.value) is errors.TransientDeliveryError
     assert caught.value.retryable and not caught.value.in_doubt
@@ -63,7 +63,7 @@ async def test_timeout_after_telegram_took_the_post_is_in_doubt(
     adapter = await make_adapter()  # read timeout 0.5 s
     telegram_api.timeout_next(method="sendMessage", seconds=3, then_process=True)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
     assert caught.value.in_doubt
     assert "may have posted it" in str(caught.value)
@@ -76,7 +76,7 @@ async def test_dropped_connection_after_sending_is_in_doubt(
     adapter = await make_adapter()
     telegram_api.drop_next(method="sendMessage", then_process=True)
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
     assert caught.value.in_doubt
     assert len(telegram_api.all_messages()) == 1
@@ -90,7 +90,7 @@ async def test_connection_refused_is_transient_and_certainly_not_sent(
         port = probe.getsockname()[1]
     adapter = await make_adapter(api_base_url=f"http://127.0.0.1:{port}/bot")
     with pytest.raises(errors.TransientDeliveryError) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
     assert not caught.value.in_doubt
 
 
@@ -121,7 +121,7 @@ async def test_unusable_chat_breaks_the_channel_with_a_reason(
         telegram_api.restrict(int(chat))
     adapter = await make_adapter(chat=str(chat))
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
     assert expected in str(caught.value)
     assert caught.value.status == status
@@ -135,7 +135,7 @@ async def test_wrong_token_breaks_the_channel(
     wrong = "987654321:AAWrongTokenWrongTokenWrongToken-xyz"
     adapter = await make_adapter(token=wrong)
     with pytest.raises(errors.ChannelBroken) as caught:
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
     assert caught.value.status == 401
     assert "rejected the bot token" in str(caught.value)
@@ -148,7 +148,7 @@ async def test_unknown_forum_topic_breaks_the_channel(
 ) -> None:
     adapter = await make_adapter(chat=str(FORUM_ID), topic=99)
     with pytest.raises(errors.ChannelBroken, match="check `topic`"):
-        await adapter.send(adapter.builder.render(article()), ticket())
+        await adapter.send(adapter.builder.render(article()), send_context())
 
 
 async def test_upgraded_group_is_followed_stored_and_remembered(
@@ -156,7 +156,7 @@ async def test_upgraded_group_is_followed_stored_and_remembered(
 ) -> None:
     new_id = telegram_api.upgrade_to_supergroup(GROUP_ID)
     adapter = await make_adapter(chat=str(GROUP_ID), store=store)
-    result = await adapter.send(adapter.builder.render(article()), ticket())
+    result = await adapter.send(adapter.builder.render(article()), send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.chat_id == new_id
@@ -166,7 +166,7 @@ async def test_upgraded_group_is_followed_stored_and_remembered(
     # A restart reads the new id back: no second round trip to the old group.
     restarted = await make_adapter(chat=str(GROUP_ID), store=store)
     before = len(telegram_api.requests)
-    await restarted.send(restarted.builder.render(article(article_id=2)), ticket(2, 2))
+    await restarted.send(restarted.builder.render(article(article_id=2)), send_context(2, 2))
     assert [r.chat_id for r in telegram_api.requests[before:]] == [new_id]
     assert len(telegram_api.messages[new_id]) == 2
     # Once the admin writes another chat, the configuration wins over the stored id.
@@ -179,7 +179,7 @@ async def test_unparsable_html_is_retried_once_as_plain_text(
 ) -> None:
     adapter = await make_adapter()
     result = await adapter.send(
-        by_hand("@newsroom", "<b>Port <i>closed</b></i> &amp; more"), ticket()
+        by_hand("@newsroom", "<b>Port <i>closed</b></i> &amp; more"), send_context()
     )
 
     [stored] = telegram_api.all_messages()
@@ -193,7 +193,7 @@ async def test_unparsable_caption_keeps_the_photo_as_plain_text(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    await adapter.send(by_hand("@newsroom", "a <p>paragraph</p>", "sendPhoto"), ticket())
+    await adapter.send(by_hand("@newsroom", "a <p>paragraph</p>", "sendPhoto"), send_context())
 
     [stored] = telegram_api.all_messages()
     assert (stored.kind, stored.text, stored.parse_mode) == ("photo", "a paragraph", None)
@@ -204,7 +204,7 @@ async def test_plain_text_refused_too_is_permanent(
 ) -> None:
     adapter = await make_adapter()
     with pytest.raises(errors.PermanentDeliveryError) as caught:
-        await adapter.send(by_hand("@newsroom", "<p></p>"), ticket())
+        await adapter.send(by_hand("@newsroom", "<p></p>"), send_context())
 
     assert not isinstance(caught.value, errors.ChannelBroken)
     assert "message text is empty" in str(caught.value).lower()
@@ -218,7 +218,7 @@ async def test_no_free_connection_is_transient_and_certainly_not_sent(
     pool = POOL_SIZE  # the bot's connection pool, shared by its channels
     telegram_api.timeout_next(seconds=3, then_process=False, times=pool)
     outcomes = await asyncio.gather(
-        *(adapter.send(adapter.builder.render(article()), ticket()) for _ in range(pool + 1)),
+        *(adapter.send(adapter.builder.render(article()), send_context()) for _ in range(pool + 1)),
         return_exceptions=True,
     )
 

@@ -27,7 +27,7 @@ from tests.fakes.telegram_fixtures import (
     TELEGRAM_TOKEN,
     populate_default_chats,
 )
-from tests.telegram.conftest import MakeAdapter, article, ticket
+from tests.telegram.conftest import MakeAdapter, article, send_context
 
 MANY_CHATS = [-1002000000000 - n for n in range(200)]
 
@@ -132,7 +132,7 @@ async def test_spacer_hold_pushes_the_next_start_back() -> None:
 async def _burst_to_one_channel(adapter: TelegramAdapter, count: int) -> int:
     for n in range(count):
         view = article(title=f"Story {n}", article_id=n + 1)
-        await adapter.send(adapter.builder.render(view), ticket(n + 1, n + 1))
+        await adapter.send(adapter.builder.render(view), send_context(n + 1, n + 1))
     return count
 
 
@@ -171,7 +171,7 @@ async def _burst_to_many_chats(make_adapter: MakeAdapter, base_url: str, rates: 
     ]
     message = adapters[0].builder.render(article())
     try:
-        await asyncio.gather(*(a.send(message, ticket()) for a in adapters))
+        await asyncio.gather(*(a.send(message, send_context()) for a in adapters))
     finally:
         await pacer.aclose()
 
@@ -213,7 +213,7 @@ async def test_workers_share_a_chats_budget_through_redis(
             for w in workers
         ]
         message = adapters[0].builder.render(article())
-        await asyncio.gather(*(a.send(message, ticket()) for a in adapters))
+        await asyncio.gather(*(a.send(message, send_context()) for a in adapters))
     for pacer in workers:
         await pacer.aclose()
 

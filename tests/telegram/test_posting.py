@@ -8,7 +8,7 @@ from distributor import errors
 from distributor.types import MessageRef
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import CHANNEL_ID, FORUM_ID, GROUP_ID, PRIVATE_ID
-from tests.telegram.conftest import PHOTO_URL, STORY_URL, MakeAdapter, article, ticket
+from tests.telegram.conftest import PHOTO_URL, STORY_URL, MakeAdapter, article, send_context
 
 DAY = 24 * 3600.0
 
@@ -18,7 +18,7 @@ async def test_text_post_is_html_with_the_story_link_preview(
 ) -> None:
     adapter = await make_adapter()
     message = adapter.builder.render(article())
-    result = await adapter.send(message, ticket())
+    result = await adapter.send(message, send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.chat_id == CHANNEL_ID
@@ -43,7 +43,7 @@ async def test_photo_post_has_the_html_caption(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter(disable_notification=True, protect_content=True)
-    result = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
+    result = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.kind == "photo"
@@ -61,7 +61,7 @@ async def test_refused_photo_falls_back_to_the_text_post(
 ) -> None:
     telegram_api.refuse_photo(PHOTO_URL, reason=reason)  # type: ignore[arg-type]
     adapter = await make_adapter()
-    result = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
+    result = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.kind == "text"
@@ -78,7 +78,7 @@ async def test_an_image_that_is_no_web_url_is_never_uploaded(
     message = adapter.builder.render(article(image=PHOTO_URL))
     hostile = dict(message.payload)
     hostile["params"] = {**message.payload["params"], "photo": "/etc/hostname"}
-    result = await adapter.send(type(message)(hostile, message.summary), ticket())
+    result = await adapter.send(type(message)(hostile, message.summary), send_context())
 
     assert [r.method for r in telegram_api.requests] == ["sendMessage"]
     assert telegram_api.all_messages()[0].kind == "text"
@@ -89,7 +89,7 @@ async def test_forum_topic_post_lands_in_the_topic(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter(chat=str(FORUM_ID), topic=9)
-    result = await adapter.send(adapter.builder.render(article()), ticket())
+    result = await adapter.send(adapter.builder.render(article()), send_context())
 
     [stored] = telegram_api.all_messages()
     assert (stored.chat_id, stored.thread_id) == (FORUM_ID, 9)
@@ -98,9 +98,9 @@ async def test_forum_topic_post_lands_in_the_topic(
 
 async def test_edit_text_post(telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter) -> None:
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article()), ticket())
+    sent = await adapter.send(adapter.builder.render(article()), send_context())
     corrected = adapter.builder.render(article(title="Harbour strike ends", version=2))
-    result = await adapter.edit(sent.refs, corrected, ticket())
+    result = await adapter.edit(sent.refs, corrected, send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.text.startswith("Harbour strike ends\n")
@@ -114,9 +114,9 @@ async def test_edit_photo_post_edits_the_caption(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
+    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
     corrected = adapter.builder.render(article(title="Strike over", image=PHOTO_URL))
-    await adapter.edit(sent.refs, corrected, ticket())
+    await adapter.edit(sent.refs, corrected, send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.kind == "photo"
@@ -129,9 +129,9 @@ async def test_edit_after_photo_fallback_edits_the_text(
 ) -> None:
     telegram_api.refuse_photo(PHOTO_URL)
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
+    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
     await adapter.edit(
-        sent.refs, adapter.builder.render(article(title="New", image=PHOTO_URL)), ticket()
+        sent.refs, adapter.builder.render(article(title="New", image=PHOTO_URL)), send_context()
     )
 
     [stored] = telegram_api.all_messages()
@@ -143,8 +143,8 @@ async def test_edit_with_nothing_changed_is_a_success(
 ) -> None:
     adapter = await make_adapter()
     message = adapter.builder.render(article())
-    sent = await adapter.send(message, ticket())
-    result = await adapter.edit(sent.refs, message, ticket())
+    sent = await adapter.send(message, send_context())
+    result = await adapter.edit(sent.refs, message, send_context())
 
     assert telegram_api.requests[-1].status == 400  # Telegram said "message is not modified"
     assert telegram_api.all_messages()[0].edits == 0
@@ -158,15 +158,15 @@ async def test_edit_of_a_vanished_post_is_message_not_found(
     adapter = await make_adapter()
     ref = MessageRef(target=str(CHANNEL_ID), message_id="999", kind="text")
     with pytest.raises(errors.MessageNotFound, match="message to edit not found"):
-        await adapter.edit([ref], adapter.builder.render(article()), ticket())
+        await adapter.edit([ref], adapter.builder.render(article()), send_context())
 
 
 async def test_delete_removes_the_post(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter(chat=str(GROUP_ID))
-    sent = await adapter.send(adapter.builder.render(article()), ticket())
-    await adapter.delete(sent.refs, ticket())
+    sent = await adapter.send(adapter.builder.render(article()), send_context())
+    await adapter.delete(sent.refs, send_context())
 
     assert telegram_api.messages[GROUP_ID] == {}
     assert [m.message_id for m in telegram_api.deleted] == [int(sent.refs[0].message_id)]
@@ -176,21 +176,21 @@ async def test_delete_of_a_vanished_post_is_message_not_found(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article()), ticket())
-    await adapter.delete(sent.refs, ticket())
+    sent = await adapter.send(adapter.builder.render(article()), send_context())
+    await adapter.delete(sent.refs, send_context())
     with pytest.raises(errors.MessageNotFound, match="message to delete not found"):
-        await adapter.delete(sent.refs, ticket())
+        await adapter.delete(sent.refs, send_context())
 
 
 async def test_delete_after_48_hours_is_not_deletable_and_says_why(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter(chat=str(PRIVATE_ID))
-    sent = await adapter.send(adapter.builder.render(article()), ticket())
+    sent = await adapter.send(adapter.builder.render(article()), send_context())
     telegram_api.age_message(PRIVATE_ID, int(sent.refs[0].message_id), 2 * DAY + 1)
 
     with pytest.raises(errors.NotDeletable) as caught:
-        await adapter.delete(sent.refs, ticket())
+        await adapter.delete(sent.refs, send_context())
     assert "48 hours" in str(caught.value)
     assert str(caught.value).startswith("telegram channel 'tg': deleteMessage failed: ")
     assert str(caught.value).endswith("(400)")
@@ -203,7 +203,7 @@ async def test_refs_from_dry_run_are_never_sent_to_telegram(
     adapter = await make_adapter()
     ref = MessageRef(target="tg", message_id="00001-story-v1-send.json", kind="outbox")
     with pytest.raises(errors.MessageNotFound, match="never on Telegram"):
-        await adapter.delete([ref], ticket())
+        await adapter.delete([ref], send_context())
     assert telegram_api.requests == []
 
 
@@ -211,8 +211,8 @@ async def test_photo_post_whose_story_lost_its_image_gets_the_text_as_caption(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
-    await adapter.edit(sent.refs, adapter.builder.render(article(title="No image")), ticket())
+    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
+    await adapter.edit(sent.refs, adapter.builder.render(article(title="No image")), send_context())
 
     [stored] = telegram_api.all_messages()
     assert stored.kind == "photo" and stored.text.startswith("No image\n")
@@ -222,8 +222,8 @@ async def test_photo_post_whose_story_lost_its_image_and_grew_says_what_to_do(
     telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
+    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
     long_lead = tuple(f"Sentence number {n} of a long correction." for n in range(80))
     longer = adapter.builder.render(article(lead=long_lead, summary_max_chars=None))
     with pytest.raises(errors.PermanentDeliveryError, match="delete the post and queue"):
-        await adapter.edit(sent.refs, longer, ticket())
+        await adapter.edit(sent.refs, longer, send_context())

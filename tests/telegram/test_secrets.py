@@ -10,7 +10,7 @@ import pytest
 from distributor import errors
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import GROUP_ID, TELEGRAM_TOKEN
-from tests.telegram.conftest import PHOTO_URL, SECRET_HALF, MakeAdapter, article, ticket
+from tests.telegram.conftest import PHOTO_URL, SECRET_HALF, MakeAdapter, article, send_context
 from tests.telegram.test_errors import by_hand
 
 LIBRARY_LOGGERS = ("httpx", "httpcore", "telegram", "distributor", "asyncio")
@@ -40,15 +40,15 @@ async def test_no_token_in_debug_logs_errors_or_reprs(
     raised: list[BaseException] = []
 
     adapter = await make_adapter()
-    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), ticket())
+    sent = await adapter.send(adapter.builder.render(article(image=PHOTO_URL)), send_context())
     await adapter.edit(
-        sent.refs, adapter.builder.render(article(title="Edited", image=PHOTO_URL)), ticket()
+        sent.refs, adapter.builder.render(article(title="Edited", image=PHOTO_URL)), send_context()
     )
-    await adapter.send(by_hand("@newsroom", "<b>unclosed"), ticket())
+    await adapter.send(by_hand("@newsroom", "<b>unclosed"), send_context())
     supergroup = telegram_api.upgrade_to_supergroup(GROUP_ID)
     group = await make_adapter(chat=str(GROUP_ID))
-    await group.send(group.builder.render(article()), ticket())
-    await adapter.delete(sent.refs, ticket())
+    await group.send(group.builder.render(article()), send_context())
+    await adapter.delete(sent.refs, send_context())
 
     telegram_api.fail_next(status=429, retry_after=1)
     telegram_api.fail_next(status=502)
@@ -56,21 +56,21 @@ async def test_no_token_in_debug_logs_errors_or_reprs(
     telegram_api.kick(supergroup)
     for _ in range(3):
         with pytest.raises(errors.TransientDeliveryError) as transient:
-            await adapter.send(adapter.builder.render(article()), ticket())
+            await adapter.send(adapter.builder.render(article()), send_context())
         raised.append(transient.value)
     with pytest.raises(errors.ChannelBroken) as kicked:
-        await group.send(group.builder.render(article()), ticket())
+        await group.send(group.builder.render(article()), send_context())
     raised.append(kicked.value)
     wrong = await make_adapter(token=WRONG_TOKEN)
     with pytest.raises(errors.ChannelBroken) as rejected:
-        await wrong.send(wrong.builder.render(article()), ticket())
+        await wrong.send(wrong.builder.render(article()), send_context())
     raised.append(rejected.value)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     unreachable = await make_adapter(api_base_url=f"http://127.0.0.1:{port}")
     with pytest.raises(errors.TransientDeliveryError) as refused:
-        await unreachable.send(unreachable.builder.render(article()), ticket())
+        await unreachable.send(unreachable.builder.render(article()), send_context())
     raised.append(refused.value)
 
     # The libraries did log the URLs and the API URL: it is the scrubbing that hides the token.
