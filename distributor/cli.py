@@ -2,119 +2,56 @@
 
 Exit codes: 0 done; 1 something could not be done (a refused file, an unreachable store);
 2 the configuration or the command itself is wrong. User mistakes never show a traceback.
+
+Starting fast: importing this module loads click and nothing heavy. Each command imports what
+it uses inside its function, and a platform's commands are imported only when one runs or the
+command list is shown (``clikit.RootGroup``). ``-c`` and ``-v`` come from ``clikit`` too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from distributor import __version__, editorial, errors, logs
-from distributor.configload import LoadedConfig, load_config
-from distributor.ledger import Ledger
-from distributor.store import Store
+from distributor import __version__, clikit
+from distributor.clikit import CliState, echo, err, fail, out, pass_state, run_async
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-# Piped output (a log, `| less`) gets a wide fixed width instead of a cramped 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+if TYPE_CHECKING:
+    from distributor.store import Store
 
 
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {logs.REDACTOR.scrub(message)}", highlight=False)
-    sys.exit(code)
-
-
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except errors.ConfigError as exc:
-        err.print("[bold red]configuration error:[/]", highlight=False)
-        for issue in exc.issues:
-            err.print(f"  {logs.REDACTOR.scrub(issue)}", highlight=False, markup=False)
-        sys.exit(2)
-    except (errors.StoreError, errors.IngestError, errors.TemplateError) as exc:
-        fail(str(exc))
-        raise  # unreachable: fail() exits
-
-
-def config_option(func: Callable[P, T]) -> Callable[P, T]:
-    """``-c/--config`` and ``-v`` on every command, as well as before it."""
-    func = click.option(
-        "-v", "--verbose", count=True, help="-v shows progress, -vv everything (DEBUG)."
-    )(func)
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="YAML config (default: $DISTRIBUTOR_CONFIG, else the bundled zero-config default).",
-    )(func)
-
-
-def load(ctx: click.Context, config_path: Path | None, verbose: int) -> LoadedConfig:
-    root = ctx.find_root().params
-    config_path = config_path or root.get("config_path")
-    verbose = max(verbose, root.get("verbose") or 0)
-    try:
-        loaded = load_config(config_path)
-    except errors.ConfigError as exc:
-        err.print("[bold red]configuration error:[/]", highlight=False)
-        for issue in exc.issues:
-            err.print(f"  {issue}", highlight=False, markup=False)
-        sys.exit(2)
-    logs.setup(verbose, loaded.secrets())
-    return loaded
-
-
-def with_store(
-    func: Callable[[Store], Awaitable[T]], loaded: LoadedConfig, *, upgrade: bool | None = None
-) -> T:
-    async def run() -> T:
-        store = await Store.open(loaded.app.store, auto_upgrade=upgrade)
-        try:
-            return await func(store)
-        finally:
-            await store.close()
-
-    return run_async(run())
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=clikit.RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="distributor")
-@config_option
-def main(config_path: Path | None, verbose: int) -> None:
+def main() -> None:
     """Queue stories; post them to Telegram, Discord and email subscribers."""
 
 
 @main.command("check-config")
-@config_option
-@click.pass_context
-def check_config(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+@pass_state
+def check_config(state: CliState) -> None:
     """Validate the configuration (and its templates) without running anything."""
-    loaded = load(ctx, config_path, verbose)
+    from rich.markup import escape
+
+    loaded = state.loaded
     app = loaded.app
     source = "bundled default" if loaded.bundled else str(loaded.path)
-    out.print(f"[green]OK[/]: {source}: {len(app.channels)} channel(s)", highlight=False)
+    out().print(f"[green]OK[/]: {escape(source)}: {len(app.channels)} channel(s)", highlight=False)
     for channel in app.channels:
         flags = [] if channel.enabled else ["disabled"]
         if channel.dry_run:
             flags.append("dry run")
         extra = f" ({', '.join(flags)})" if flags else ""
-        out.print(
-            f"  {channel.name}: {channel.platform} → {channel.describe_target()}{extra}",
-            highlight=False,
-            markup=False,
+        echo(f"  {channel.name}: {channel.platform} → {channel.describe_target()}{extra}")
+    if not app.channels:
+        echo(
+            "warning: no channels configured: nothing will be posted (add some under channels:)",
+            error=True,
         )
+    for feed in app.feeds:
+        echo(f"  feed {feed.name}: {feed.url} every {feed.interval:g} s")
 
 
 @main.group()
@@ -123,112 +60,116 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@config_option
-@click.pass_context
-def db_upgrade(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+@pass_state
+def db_upgrade(state: CliState) -> None:
     """Apply every pending migration to the configured store."""
-    loaded = load(ctx, config_path, verbose)
 
     async def done(store: Store) -> None:
         from distributor import database
 
         revisions = await database.current_revisions(store.engine)
-        out.print(f"store is at revision {', '.join(revisions)}", highlight=False)
+        echo(f"store is at revision {', '.join(revisions)}")
 
-    with_store(done, loaded, upgrade=True)
+    state.with_store(done, upgrade=True)
 
 
 @main.command()
-@config_option
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", metavar="FILES_OR_URLS", nargs=-1, required=True)
+@click.option(
+    "--from-url",
+    "from_url",
+    is_flag=True,
+    help="The arguments are web pages: fetch each, extract its story and queue it.",
+)
 @click.option("--url", help="The story's public URL (its link, and its identity for dedup).")
 @click.option("--at", "at", help="When to publish: ISO time or relative ('in 2h'). Default: now.")
 @click.option("--tags", help="Comma-separated tags added to the story's own.")
 @click.option("--priority", type=int, help="Higher goes first; channels may filter on it.")
 @click.option("--language", help="Language code (fr, en…) when the file does not say.")
-@click.pass_context
+@pass_state
 def queue(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
-    files: tuple[Path, ...],
+    state: CliState,
+    sources: tuple[str, ...],
+    from_url: bool,
     url: str | None,
     at: str | None,
     tags: str | None,
     priority: int | None,
     language: str | None,
 ) -> None:
-    """Queue story files (plain text, Markdown with front matter, or JSON)."""
-    loaded = load(ctx, config_path, verbose)
-    if url and len(files) > 1:
-        fail("--url names one story; give it with a single file", 2)
+    """Queue story files (plain text, Markdown with front matter, or JSON), or web pages."""
+    from rich.markup import escape
+
+    from distributor import editorial
+
+    if url and len(sources) > 1:
+        fail("--url names one story; give it with a single file or page", 2)
+    app = state.loaded.app
     tag_list = tuple(t.strip().lower() for t in (tags or "").split(",") if t.strip())
 
     async def go(store: Store) -> editorial.QueueOutcome:
         options = editorial.options_for(
-            loaded.app,
-            store,
-            url=url,
-            at=at,
-            tags=tag_list,
-            priority=priority,
-            language=language,
+            app, store, url=url, at=at, tags=tag_list, priority=priority, language=language
         )
-        return await editorial.queue_files(store, files, options)
+        if from_url:
+            from distributor import extract
 
-    outcome = with_store(go, loaded)
-    zone = loaded.app.zone
+            return await extract.queue_urls(store, sources, options)
+        return await editorial.queue_files(store, [Path(s) for s in sources], options)
+
+    outcome = state.with_store(go)
     for _path, article_id, draft in outcome.queued:
-        when = draft.publish_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        out.print(
-            f"queued #{article_id}: {draft.title} ({draft.language}, publish {when})",
-            highlight=False,
-            markup=False,
-        )
+        when = draft.publish_at.astimezone(app.zone).strftime("%Y-%m-%d %H:%M %Z")
+        echo(f"queued #{article_id}: {draft.title} ({draft.language}, publish {when})")
     for path, article_id in outcome.duplicates:
-        out.print(f"already queued as #{article_id}: {path} (nothing to do)", highlight=False)
+        echo(f"already queued as #{article_id}: {path} (nothing to do)")
     for note in outcome.notes:
-        err.print(f"note: {note}", highlight=False, markup=False)
+        echo(f"note: {note}", error=True)
     for problem in outcome.refused:
-        err.print(f"[bold red]refused:[/] {problem}", highlight=False)
+        err().print(f"[bold red]refused:[/] {escape(problem)}", highlight=False)
     if outcome.refused:
         sys.exit(1)
 
 
 @main.command()
-@config_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--limit", default=50, show_default=True, help="How many recent stories to show.")
-@click.pass_context
-def status(
-    ctx: click.Context, config_path: Path | None, verbose: int, as_json: bool, limit: int
-) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="How many recent stories to show.",
+)
+@pass_state
+def status(state: CliState, as_json: bool, limit: int) -> None:
     """Show the queue and each story's deliveries per channel."""
+    import json
+
     from distributor import status_report
 
-    loaded = load(ctx, config_path, verbose)
-    data = with_store(lambda store: status_report.collect(store, loaded.app, limit), loaded)
+    app = state.loaded.app
+    data = state.with_store(lambda store: status_report.collect(store, app, limit))
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        status_report.render(data, loaded.app.zone, out)
+        status_report.render(data, app.zone, out())
 
 
 @main.command()
-@config_option
 @click.option("--once", is_flag=True, help="Process everything due now, then exit.")
 @click.option("--dry-run", is_flag=True, help="Write every channel's posts to the outbox instead.")
-@click.pass_context
-def run(
-    ctx: click.Context, config_path: Path | None, verbose: int, once: bool, dry_run: bool
-) -> None:
+@pass_state
+def run(state: CliState, once: bool, dry_run: bool) -> None:
     """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due)."""
+    import asyncio
+
     from distributor.progress import ProgressBars
     from distributor.service import Service, install_signal_handlers
 
-    loaded = load(ctx, config_path, max(verbose, 0 if once else 1))
-    bars = ProgressBars(err)
-    service = Service(loaded, dry_run=dry_run, progress=bars)
+    if not once:
+        state.verbose = max(state.verbose, 1)  # a long-running worker logs its progress
+    bars = ProgressBars(err())
+    service = Service(state.loaded, dry_run=dry_run, progress=bars)
 
     async def serve() -> None:
         if once:
@@ -240,10 +181,9 @@ def run(
                 report = await service.run_forever(stop)
             finally:
                 remove()
-        out.print(
+        echo(
             f"done: {report.done} posted/edited/deleted, {report.retrying} to retry, "
-            f"{report.failed} failed",
-            highlight=False,
+            f"{report.failed} failed"
         )
 
     with bars:
@@ -251,67 +191,62 @@ def run(
 
 
 @main.command()
-@config_option
 @click.argument("article_id", type=int)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.pass_context
-def correct(
-    ctx: click.Context, config_path: Path | None, verbose: int, article_id: int, file: Path
-) -> None:
+@pass_state
+def correct(state: CliState, article_id: int, file: Path) -> None:
     """Store FILE as the new version of ARTICLE_ID and edit every post already out."""
-    loaded = load(ctx, config_path, verbose)
+    from distributor import editorial
+
+    app = state.loaded.app
 
     async def go(store: Store) -> int:
-        options = editorial.options_for(loaded.app, store)
+        options = editorial.options_for(app, store)
         try:
             return await editorial.correct(store, article_id, file, options)
         except (LookupError, ValueError) as exc:
             fail(str(exc).strip("'\""))
-            raise
 
-    edits = with_store(go, loaded)
-    out.print(f"article #{article_id} corrected; {edits} post(s) will be edited", highlight=False)
+    edits = state.with_store(go)
+    echo(f"article #{article_id} corrected; {edits} post(s) will be edited")
 
 
 @main.command()
-@config_option
 @click.argument("article_id", type=int)
-@click.pass_context
-def retract(ctx: click.Context, config_path: Path | None, verbose: int, article_id: int) -> None:
+@pass_state
+def retract(state: CliState, article_id: int) -> None:
     """Withdraw ARTICLE_ID: delete its posts where the platform allows, send nothing more."""
-    loaded = load(ctx, config_path, verbose)
+    from distributor import editorial
 
     async def go(store: Store) -> int:
         try:
             return await editorial.retract(store, article_id)
         except LookupError as exc:
             fail(str(exc).strip("'\""))
-            raise
 
-    deletes = with_store(go, loaded)
-    out.print(
-        f"article #{article_id} retracted; {deletes} post(s) will be deleted", highlight=False
-    )
+    deletes = state.with_store(go)
+    echo(f"article #{article_id} retracted; {deletes} post(s) will be deleted")
+
+
+def _known_channel(state: CliState, name: str) -> None:
+    if name not in {c.name for c in state.loaded.app.channels}:
+        fail(f"no channel named {name!r} in the configuration", 2)
 
 
 @main.command()
-@config_option
 @click.option("--article", "article_id", type=int, help="Only this article's deliveries.")
 @click.option("--channel", help="Only this channel's deliveries.")
-@click.pass_context
-def retry(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
-    article_id: int | None,
-    channel: str | None,
-) -> None:
+@pass_state
+def retry(state: CliState, article_id: int | None, channel: str | None) -> None:
     """Re-queue failed and dead deliveries (never ones already sent)."""
-    loaded = load(ctx, config_path, verbose)
-    count = with_store(
-        lambda store: Ledger(store).requeue(article_id=article_id, channel=channel), loaded
+    from distributor.ledger import Ledger
+
+    if channel is not None:
+        _known_channel(state, channel)
+    count = state.with_store(
+        lambda store: Ledger(store).requeue(article_id=article_id, channel=channel)
     )
-    out.print(f"{count} deliver{'y' if count == 1 else 'ies'} re-queued", highlight=False)
+    echo(f"{count} deliver{'y' if count == 1 else 'ies'} re-queued")
 
 
 @main.group()
@@ -320,14 +255,12 @@ def channel() -> None:
 
 
 @channel.command("list")
-@config_option
-@click.pass_context
-def channel_list(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+@pass_state
+def channel_list(state: CliState) -> None:
     """Every configured channel: platform, target, and whether it is live, dry-run or paused."""
-    loaded = load(ctx, config_path, verbose)
-    paused = with_store(lambda store: store.paused_channels(), loaded)
-    for c in loaded.app.channels:
-        state = (
+    paused = state.with_store(lambda store: store.paused_channels())
+    for c in state.loaded.app.channels:
+        shown = (
             f"paused: {paused[c.name]}"
             if c.name in paused
             else "disabled"
@@ -337,48 +270,111 @@ def channel_list(ctx: click.Context, config_path: Path | None, verbose: int) -> 
             else "live"
         )
         # Tab-separated, for people and for `cut`.
-        click.echo(f"{c.name}\t{c.platform}\t{c.describe_target()}\t{state}")
+        click.echo(f"{c.name}\t{c.platform}\t{c.describe_target()}\t{shown}")
 
 
 @channel.command("resume")
-@config_option
 @click.argument("name")
-@click.pass_context
-def channel_resume(ctx: click.Context, config_path: Path | None, verbose: int, name: str) -> None:
+@pass_state
+def channel_resume(state: CliState, name: str) -> None:
     """Un-pause NAME after fixing what paused it (its queued posts then go out)."""
-    loaded = load(ctx, config_path, verbose)
-    if name not in {c.name for c in loaded.app.channels}:
-        fail(f"no channel named {name!r} in the configuration", 2)
-    resumed = with_store(lambda store: store.resume_channel(name), loaded)
-    out.print(f"{name}: {'resumed' if resumed else 'was not paused'}", highlight=False)
+    _known_channel(state, name)
+    resumed = state.with_store(lambda store: store.resume_channel(name))
+    echo(f"{name}: {'resumed' if resumed else 'was not paused'}")
+
+
+@main.group()
+def feeds() -> None:
+    """Newsroom feeds: list them, poll one now."""
+
+
+@feeds.command("list")
+@pass_state
+def feeds_list(state: CliState) -> None:
+    """Every configured feed: state, last and next poll, items seen, URL, last error."""
+    from distributor.feeds import status as feed_status
+
+    app = state.loaded.app
+    rows = state.with_store(lambda store: feed_status.collect(store, app.feeds))
+    for line in feed_status.lines(rows, app.zone):
+        click.echo(line)  # tab-separated, for people and for `cut`
+    if not rows:
+        echo("no feeds configured (add some under feeds:)", error=True)
+
+
+@feeds.command("poll")
+@click.argument("name")
+@pass_state
+def feeds_poll(state: CliState, name: str) -> None:
+    """Poll feed NAME now, due or not, and queue its new items."""
+    from distributor import wakeup
+    from distributor.feeds import poller
+    from distributor.feeds.fetch import FeedClient
+    from distributor.ledger import Ledger
+    from distributor.service import worker_id
+
+    app = state.loaded.app
+    if name not in {feed.name for feed in app.feeds}:
+        fail(f"no feed named {name!r} in the configuration", 2)
+
+    async def go(store: Store) -> poller.PollOutcome:
+        async with FeedClient(clock=store.clock) as client:
+            outcome = await poller.poll_one(
+                store,
+                app.feeds,
+                name,
+                owner=worker_id(),
+                clock=store.clock,
+                client=client,
+                settings=poller.PollSettings(default_language=app.default_language),
+            )
+        for article_id, draft in outcome.corrections:
+            try:
+                await Ledger(store).correct(article_id, draft)
+            except (LookupError, ValueError) as exc:  # retracted or deleted meanwhile
+                echo(f"note: story #{article_id} not corrected: {exc}", error=True)
+        if outcome.queued or outcome.corrections:
+            await wakeup.notify(store)
+        return outcome
+
+    outcome = state.with_store(go)
+    if outcome.alert is not None:  # no alerts channel here: the admin reading this is told
+        echo(f"alert: {outcome.alert.title}: {outcome.alert.detail}", error=True)
+    if outcome.result == poller.PollResult.BUSY:
+        fail(f"{name}: another worker is polling it right now; try again shortly")
+    if outcome.result == poller.PollResult.FAILED:
+        fail(f"{name}: {outcome.error}")
+    for note in outcome.notes:
+        echo(f"note: {note}", error=True)
+    echo(
+        f"{name}: {outcome.result}, {len(outcome.queued)} new stor"
+        f"{'y' if len(outcome.queued) == 1 else 'ies'} queued, {outcome.remembered} remembered, "
+        f"{len(outcome.corrections)} corrected"
+    )
 
 
 @main.command()
-@config_option
-@click.pass_context
-def demo(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
-    """Queue the bundled sample stories and post them once, then show what went out."""
+@pass_state
+def demo(state: CliState) -> None:
+    """Post the bundled sample stories once, dry-run, on a throwaway store; show what went out."""
     from distributor import demo as demo_run
 
-    loaded = load(ctx, config_path, verbose)
-    run_async(demo_run.run(loaded, out))
+    run_async(demo_run.run(state.loaded, out(), Path.cwd()))
 
 
 @main.command()
-@config_option
 @click.option("--host", help="Address to listen on (default: web.host).")
 @click.option("--port", type=int, help="Port (default: web.port).")
-@click.pass_context
-def web(
-    ctx: click.Context, config_path: Path | None, verbose: int, host: str | None, port: int | None
-) -> None:
+@pass_state
+def web(state: CliState, host: str | None, port: int | None) -> None:
     """Serve the web service: the platforms' reader pages (email subscribe, unsubscribe)."""
     import uvicorn
 
     from distributor import adapter_factory
     from distributor.web import WebContext, create_app
+    from distributor.web_server import server_config
 
-    loaded = load(ctx, config_path, verbose)
+    loaded = state.loaded
     settings = loaded.app.web
 
     async def serve(store: Store) -> None:
@@ -388,38 +384,81 @@ def web(
             application = create_app(context)
         except ValueError as exc:
             fail(str(exc), 2)
-            raise
         if context.development_secret:
-            err.print(
+            echo(
                 "warning: web.secret is the development default; links are forgeable and "
                 "real confirmation emails are refused until you set your own secret",
-                highlight=False,
+                error=True,
             )
-        config = uvicorn.Config(
+        config = server_config(
             application,
             host=host or settings.host,
             port=port if port is not None else settings.port,
-            access_log=False,  # the URLs carry readers' tokens
-            log_level="debug" if verbose >= 2 else "warning",
-            server_header=False,
-            proxy_headers=True,
+            verbose=state.verbose,
         )
-        out.print(f"serving {settings.base_url} on {config.host}:{config.port}", highlight=False)
+        echo(f"serving {settings.base_url} on {config.host}:{config.port}")
         await uvicorn.Server(config).serve()
 
-    with_store(serve, loaded)
+    state.with_store(serve)
 
 
-def _register_platform_commands() -> None:
-    # Interim: the lazy root group replaces this (commands declared on each platform's spec).
-    from distributor import registry
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--channel", "channels", multiple=True, help="Only this channel (repeatable).")
+@click.option("--tags", help="Comma-separated tags added to the story's own.")
+@click.option("--priority", type=int, help="The priority it would be queued with.")
+@click.option("--language", help="Language code (fr, en…) when the file does not say.")
+@click.option("--payload", is_flag=True, help="Also print the exact request each would send.")
+@pass_state
+def preview(
+    state: CliState,
+    file: Path,
+    channels: tuple[str, ...],
+    tags: str | None,
+    priority: int | None,
+    language: str | None,
+    payload: bool,
+) -> None:
+    """Show what every channel would post for FILE, without queueing or sending anything."""
+    import textwrap
 
-    for spec in registry.installed():
-        for target in spec.commands.values():
-            main.add_command(registry.load_attribute(target))
+    from distributor import errors, ingest
+    from distributor.clock import utcnow
+    from distributor.preview import preview_story
 
-
-_register_platform_commands()
+    app = state.loaded.app
+    for name in channels:
+        _known_channel(state, name)
+    now = utcnow()
+    tag_list = tuple(t.strip().lower() for t in (tags or "").split(",") if t.strip())
+    options = ingest.IngestOptions(
+        now=now,
+        zone=app.zone,
+        tags=tag_list,
+        priority=priority,
+        language=language,
+        max_bytes=app.max_article_bytes,
+    )
+    try:
+        stories = ingest.read_file(file, options)
+    except errors.IngestError as exc:
+        fail(str(exc))
+    wanted = [app.channel(name) for name in channels] or None
+    renderer = state.loaded.renderer()
+    for story in stories:
+        draft = story.draft
+        echo(f"{draft.title} ({draft.language}, tags: {', '.join(draft.tags) or 'none'})")
+        for shown in preview_story(app, renderer, draft, now, wanted):
+            heading = f"{shown.channel} ({shown.platform})"
+            if shown.post is None:
+                why = shown.excluded_by or shown.error
+                echo(f"  {heading}: nothing posted: {why}")
+                continue
+            post = shown.post
+            echo(f"── {heading}: {post.title} ({post.length} of {post.limit} counted)")
+            echo(textwrap.indent(post.text, "   ", lambda _line: True))
+            if payload:
+                echo(post.payload.decode("utf-8", errors="replace"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,11 @@ network errors" would also retry payloads the platform rejected).
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
+
+# SQLAlchemy ends its messages with a link to its own docs: of no use to an editor or an admin.
+_SQLALCHEMY_LINK = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 
 
 class DistributorError(Exception):
@@ -32,6 +36,9 @@ class IngestError(DistributorError):
 
 class StoreError(DistributorError):
     """The store is unreachable or its schema is not what this version expects."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_SQLALCHEMY_LINK.sub("", message))
 
 
 class DeliveryError(DistributorError):

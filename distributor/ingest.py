@@ -1,7 +1,7 @@
 """Read the stories editors hand in: plain text, Markdown with YAML front matter, or JSON.
 
-Every problem becomes an ``IngestError`` naming the file (and the entry, for JSON lists), so
-one bad file never stops the others of the same command.
+Every problem names the file (and the entry, for JSON lists, as ``export.json[2]``), so one bad
+file never stops the others of the same command, nor one bad entry the others of its list.
 """
 
 from __future__ import annotations
@@ -67,10 +67,33 @@ class Parsed:
 
     draft: ArticleDraft
     notes: list[str] = field(default_factory=list)
+    language_given: bool = True  # False: nobody said, ``default_language`` was used
+
+
+@dataclass
+class FileStories:
+    """What one file holds: the stories read, and the entries refused.
+
+    Each problem names its entry: ``export.json[2]: the story has no title``.
+    """
+
+    stories: list[Parsed]
+    problems: list[str]
 
 
 def read_file(path: Path, options: IngestOptions) -> list[Parsed]:
-    """All stories in ``path`` (a JSON list may hold several); raises ``IngestError``."""
+    """All stories in ``path``; raises ``IngestError`` if the file or any entry is wrong."""
+    found = read_stories(path, options)
+    if found.problems:
+        raise errors.IngestError("\n".join(found.problems))
+    return found.stories
+
+
+def read_stories(path: Path, options: IngestOptions) -> FileStories:
+    """The stories in ``path`` (a JSON list may hold several) and the entries refused.
+
+    Raises ``IngestError`` only when the file as a whole cannot be read.
+    """
     name = str(path)
     try:
         size = path.stat().st_size
@@ -93,13 +116,18 @@ def read_file(path: Path, options: IngestOptions) -> list[Parsed]:
         raise errors.IngestError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     match = _FILENAME_LANGUAGE.search(path.name.lower())
     file_language = match.group(1) if match else None
-    return [
-        _finish(fields, options, f"{name}{where}", file_language)
-        for where, fields in _parse(text, path.suffix.lower(), name)
-    ]
+    found = FileStories([], [])
+    for where, fields in _parse(text, path.suffix.lower(), name):
+        try:
+            if not isinstance(fields, dict):
+                raise errors.IngestError(f"{name}{where}: a story must be a JSON object")
+            found.stories.append(_finish(fields, options, f"{name}{where}", file_language))
+        except errors.IngestError as exc:
+            found.problems.append(str(exc))
+    return found
 
 
-def _parse(text: str, suffix: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _parse(text: str, suffix: str, name: str) -> Iterator[tuple[str, object]]:
     stripped = text.lstrip()
     if suffix == ".json" or (suffix not in (".md", ".markdown", ".txt") and stripped[:1] in "[{"):
         yield from _parse_json(text, name)
@@ -134,7 +162,7 @@ def _parse_markdown(text: str, name: str) -> dict[str, Any]:
     return fields
 
 
-def _parse_json(text: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _parse_json(text: str, name: str) -> Iterator[tuple[str, object]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -143,10 +171,7 @@ def _parse_json(text: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         ) from None
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
-        where = f"[{index}]" if isinstance(data, list) else ""
-        if not isinstance(item, dict):
-            raise errors.IngestError(f"{name}{where}: a story must be a JSON object")
-        yield where, item
+        yield (f"[{index}]" if isinstance(data, list) else ""), item
 
 
 def _finish(
@@ -172,11 +197,10 @@ def _finish(
     standfirst = _text(fields.get("standfirst"), "standfirst", name).strip() or None
     url = _optional_url(options.url or fields.get("url"), "--url" if options.url else "url", name)
     image = _optional_url(fields.get("image"), "image", name)
-    language = _language(
-        options.language or fields.get("language") or fields.get("lang") or file_language,
-        options.default_language,
-        name,
+    given_language = (
+        options.language or fields.get("language") or fields.get("lang") or file_language
     )
+    language = _language(given_language, options.default_language, name)
     tags = _tags(fields.get("tags"), name) + tuple(t.lower() for t in options.tags)
     priority = options.priority if options.priority is not None else fields.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int) or not -1000 <= priority <= 1000:
@@ -198,7 +222,7 @@ def _finish(
         external_id=None if external_id is None else str(external_id),
         source=Path(name.split("[")[0]).name,
     )
-    return Parsed(draft, notes)
+    return Parsed(draft, notes, language_given=bool(given_language))
 
 
 def _text(value: object, key: str, name: str) -> str:

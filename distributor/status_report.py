@@ -10,8 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from distributor.config import AppConfig
+from distributor.feeds import status as feed_status
 from distributor.logs import REDACTOR
-from distributor.models import Article, Delivery, DeliveryStatus, Operation
+from distributor.models import RETRYABLE, Article, Delivery, DeliveryStatus, Operation
 from distributor.store import Store
 
 _CELL = {
@@ -63,10 +64,11 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
             for c in app.channels
         ],
         "articles": [_article_json(a, by_article.get(a.id, {})) for a in articles],
+        "feeds": await feed_status.collect(store, app.feeds),
         "problems": [
             _delivery_json(d)
             for d in deliveries
-            if d.status in (*DeliveryStatus.RETRYABLE, DeliveryStatus.SKIPPED)
+            if d.status in (*RETRYABLE, DeliveryStatus.SKIPPED)
             or (d.status == DeliveryStatus.PENDING and d.attempts)
         ],
     }
@@ -146,6 +148,7 @@ def render(data: dict[str, Any], zone: tzinfo, console: Console) -> None:
         )
         chan.add_row(c["name"], c["platform"], c["target"], state)
     console.print(chan)
+    feed_status.render(data.get("feeds", []), zone, console)
     if data["problems"]:
         problems = Table(title="Needs attention", title_justify="left")
         for column in ("article", "channel", "state", "attempts", "last error"):

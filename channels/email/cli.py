@@ -1,4 +1,4 @@
-"""``distributor subscribers …`` and ``distributor web``: manage readers, serve their pages.
+"""``distributor subscribers …``: add, import, list, remove and export the readers of a list.
 
 ``add`` and ``import`` start double opt-in by default: each new reader is pending and gets a
 confirmation email (through the list's SMTP server, or into the outbox for a dry-run channel).
@@ -12,33 +12,25 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from distributor import errors
-from distributor.configload import LoadedConfig
-from distributor.store import Store
-from distributor_channels.email import addresses, csvio
-from distributor_channels.email.config import EmailChannelConfig
+from distributor import clikit, errors
+from distributor_channels.email import addresses
 from distributor_channels.email.models import SubscriberStatus
-from distributor_channels.email.subscribers import Subscribers, Upserted, Wanted
 from distributor_channels.email.topics import from_column, parse_topics
-from distributor_channels.email.web import WebContext, lists_of
+
+if TYPE_CHECKING:
+    from distributor.configload import LoadedConfig
+    from distributor.store import Store
+    from distributor_channels.email.config import EmailChannelConfig
+    from distributor_channels.email.subscribers import Upserted, Wanted
+
+# `distributor --help` imports this module to show the group's help: each command imports the
+# store, the web pages and the mailer it uses when it runs.
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _options(func: F) -> F:
-    """``-c/--config`` and ``-v``, like every other ``distributor`` command."""
-    func = click.option("-v", "--verbose", count=True, help="-v progress, -vv everything.")(func)
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="YAML config (default: $DISTRIBUTOR_CONFIG, else the bundled default).",
-    )(func)
 
 
 def _list_option(func: F) -> F:
@@ -47,51 +39,26 @@ def _list_option(func: F) -> F:
     )(func)
 
 
-def _load(ctx: click.Context, config_path: Path | None, verbose: int) -> LoadedConfig:
-    from distributor import cli  # the main CLI imports this module: import it at call time
-
-    return cli.load(ctx, config_path, verbose)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    from distributor import cli
-
-    cli.fail(message, code)
-
-
 def _channel(loaded: LoadedConfig, list_name: str | None) -> EmailChannelConfig:
+    from distributor_channels.email.web import lists_of
+
     lists = lists_of(loaded.app)
     if list_name is None:
         if len(lists) == 1:
             return next(iter(lists.values()))
         known = ", ".join(sorted(lists)) or "none configured"
-        _fail(f"name the list with --list (lists: {known})", 2)
-    elif list_name in lists:
-        return lists[list_name]
-    else:
-        _fail(f"no email channel mails a list named {list_name!r}", 2)
-    raise AssertionError("unreachable")
+        clikit.fail(f"name the list with --list (lists: {known})", 2)
+    if list_name not in lists:
+        clikit.fail(f"no email channel mails a list named {list_name!r}", 2)
+    return lists[list_name]
 
 
-def _run(loaded: LoadedConfig, work: Callable[[Store], Any]) -> Any:
-    from distributor import cli
-
-    return cli.with_store(work, loaded)
-
-
-def _echo(text: str, *, error: bool = False) -> None:
-    from distributor import cli
-
-    (cli.err if error else cli.out).print(text, highlight=False, markup=False)
-
-
-@click.group()
+@click.group(cls=clikit.Group)
 def subscribers() -> None:
     """Email subscribers: add, import, list, remove, export."""
 
 
 @subscribers.command("add")
-@_options
 @_list_option
 @click.argument("emails", nargs=-1, required=True)
 @click.option("--topics", help="Topics (article tags), separated by spaces or '|'. None: all.")
@@ -100,18 +67,18 @@ def subscribers() -> None:
     is_flag=True,
     help="They already opted in elsewhere: no confirmation email, mailed from the next story.",
 )
-@click.pass_context
+@clikit.pass_state
 def add(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
+    state: clikit.CliState,
     list_name: str | None,
     emails: tuple[str, ...],
     topics: str | None,
     confirmed: bool,
 ) -> None:
     """Add readers; each gets a confirmation email unless --confirmed."""
-    loaded = _load(ctx, config_path, verbose)
+    from distributor_channels.email.subscribers import Wanted
+
+    loaded = state.loaded
     channel = _channel(loaded, list_name)
     wanted, bad = [], []
     for typed in emails:
@@ -123,16 +90,17 @@ def add(
         status = SubscriberStatus.CONFIRMED if confirmed else SubscriberStatus.PENDING
         wanted.append(Wanted(address, parse_topics(topics) if topics is not None else None, status))
     for problem in bad:
-        _echo(f"refused: {problem}", error=True)
+        clikit.echo(f"refused: {problem}", error=True)
     if wanted:
-        results = _run(loaded, lambda store: _upsert(loaded, store, channel, wanted, True, "cli"))
+        results = state.with_store(
+            lambda store: _upsert(loaded, store, channel, wanted, True, "cli")
+        )
         _report(results)
     if bad:
         sys.exit(1)
 
 
 @subscribers.command("import")
-@_options
 @_list_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -140,27 +108,30 @@ def add(
     is_flag=True,
     help="Rows without a status (or 'confirmed') are already confirmed: no confirmation emails.",
 )
-@click.pass_context
+@clikit.pass_state
 def import_(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
+    state: clikit.CliState,
     list_name: str | None,
     file: Path,
     confirmed: bool,
 ) -> None:
     """Import readers from a CSV file (columns: email, topics, status)."""
-    loaded = _load(ctx, config_path, verbose)
+    from distributor_channels.email import csvio
+    from distributor_channels.email.subscribers import Wanted
+
+    loaded = state.loaded
     channel = _channel(loaded, list_name)
     read = csvio.read_rows(file.read_text(encoding="utf-8-sig"), str(file))
     wanted = [
         Wanted(row.address, row.topics, _import_status(row.status, confirmed)) for row in read.rows
     ]
     for problem in read.problems:
-        _echo(f"refused: {problem}", error=True)
+        clikit.echo(f"refused: {problem}", error=True)
     if read.duplicates:
-        _echo(f"note: {read.duplicates} duplicate row(s) skipped", error=True)
-    results = _run(loaded, lambda store: _upsert(loaded, store, channel, wanted, False, "import"))
+        clikit.echo(f"note: {read.duplicates} duplicate row(s) skipped", error=True)
+    results = state.with_store(
+        lambda store: _upsert(loaded, store, channel, wanted, False, "import")
+    )
     _report(results)
     if read.problems:
         sys.exit(1)
@@ -183,6 +154,8 @@ async def _upsert(
     source: str,
 ) -> list[tuple[Upserted, str]]:
     from distributor import adapter_factory
+    from distributor_channels.email.subscribers import Subscribers
+    from distributor_channels.email.web import WebContext
 
     book = Subscribers(store)
     results = await book.upsert(channel.list_name, wanted, source=source, reopen=reopen)
@@ -207,32 +180,31 @@ def _report(results: Sequence[tuple[Upserted, str]]) -> None:
     for result, note in results:
         reader = result.subscriber
         extra = f"; {note}" if note else ""
-        _echo(f"{reader.address}: {result.outcome}, {reader.status}{extra}")
+        clikit.echo(f"{reader.address}: {result.outcome}, {reader.status}{extra}")
     counts: dict[str, int] = {}
     for result, _ in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
-    _echo(f"{len(results)} reader(s): {summary or 'nothing to do'}")
+    clikit.echo(f"{len(results)} reader(s): {summary or 'nothing to do'}")
 
 
 @subscribers.command("list")
-@_options
 @_list_option
 @click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only this status.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
+@clikit.pass_state
 def list_(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
+    state: clikit.CliState,
     list_name: str | None,
     status: str | None,
     as_json: bool,
 ) -> None:
     """Show the readers of a list and their status."""
-    loaded = _load(ctx, config_path, verbose)
+    from distributor_channels.email.subscribers import Subscribers
+
+    loaded = state.loaded
     channel = _channel(loaded, list_name)
-    readers = _run(loaded, lambda store: Subscribers(store).listing(channel.list_name, status))
+    readers = state.with_store(lambda store: Subscribers(store).listing(channel.list_name, status))
     if as_json:
         rows = [
             {
@@ -250,26 +222,25 @@ def list_(
     for r in readers:
         topics = ", ".join(from_column(r.topics)) or "all topics"
         since = r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        _echo(f"{r.address}  {r.status}  ({topics}; since {since})")
-    _echo(f"{len(readers)} reader(s) on list {channel.list_name}")
+        clikit.echo(f"{r.address}  {r.status}  ({topics}; since {since})")
+    clikit.echo(f"{len(readers)} reader(s) on list {channel.list_name}")
 
 
 @subscribers.command("remove")
-@_options
 @_list_option
 @click.argument("emails", nargs=-1, required=True)
 @click.option("--forget", is_flag=True, help="Delete them and their send history (erasure).")
-@click.pass_context
+@clikit.pass_state
 def remove(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
+    state: clikit.CliState,
     list_name: str | None,
     emails: tuple[str, ...],
     forget: bool,
 ) -> None:
     """Unsubscribe readers (kept so no import re-adds them), or --forget them entirely."""
-    loaded = _load(ctx, config_path, verbose)
+    from distributor_channels.email.subscribers import Subscribers
+
+    loaded = state.loaded
     channel = _channel(loaded, list_name)
     found = []
 
@@ -282,16 +253,15 @@ def remove(
                 address = typed.strip().lower()
             found.append((address, await book.remove(channel.list_name, address, forget=forget)))
 
-    _run(loaded, go)
+    state.with_store(go)
     for address, removed in found:
         verb = "forgotten" if forget else "unsubscribed"
-        _echo(f"{address}: {verb if removed else 'not on the list'}")
+        clikit.echo(f"{address}: {verb if removed else 'not on the list'}")
     if not all(removed for _, removed in found):
         sys.exit(1)
 
 
 @subscribers.command("export")
-@_options
 @_list_option
 @click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only this status.")
 @click.option(
@@ -300,22 +270,23 @@ def remove(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File (default: stdout).",
 )
-@click.pass_context
+@clikit.pass_state
 def export(
-    ctx: click.Context,
-    config_path: Path | None,
-    verbose: int,
+    state: clikit.CliState,
     list_name: str | None,
     status: str | None,
     output: Path | None,
 ) -> None:
     """Write the list as CSV (email, topics, status, dates); ``import`` reads it back."""
-    loaded = _load(ctx, config_path, verbose)
+    from distributor_channels.email import csvio
+    from distributor_channels.email.subscribers import Subscribers
+
+    loaded = state.loaded
     channel = _channel(loaded, list_name)
-    readers = _run(loaded, lambda store: Subscribers(store).listing(channel.list_name, status))
+    readers = state.with_store(lambda store: Subscribers(store).listing(channel.list_name, status))
     text = csvio.write_rows(readers)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        _echo(f"{len(readers)} reader(s) written to {output}")
+        clikit.echo(f"{len(readers)} reader(s) written to {output}")

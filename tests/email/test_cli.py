@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import csv
 import io
@@ -149,6 +150,33 @@ def test_list_remove_forget_and_export(config: Path, tmp_path: Path, store_url: 
 def test_an_unknown_list_is_a_usage_error(config: Path) -> None:
     result = run(config, "list", "--list", "weekly")
     assert result.exit_code == 2 and "weekly" in result.output
+
+
+def test_config_goes_before_the_group_or_after_it(config: Path) -> None:
+    assert run(config, "add", "a@example.org", "--confirmed").exit_code == 0
+    for args in (
+        ["-c", str(config), "subscribers", "list", "--json"],
+        ["subscribers", "-c", str(config), "list", "--json"],
+        ["subscribers", "list", "--json", "-c", str(config)],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert [r["email"] for r in json.loads(result.stdout)] == ["a@example.org"]
+
+
+def test_the_commands_import_the_core_cli_at_module_level_only() -> None:
+    # Importing the core at call time meant an import cycle; the core never imports a platform.
+    tree = ast.parse((REPO / "channels" / "email" / "cli.py").read_text(encoding="utf-8"))
+    late = [
+        f"line {node.lineno}"
+        for function in ast.walk(tree)
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for node in ast.walk(function)
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("distributor")
+        and (node.module == "distributor.cli" or any(a.name == "cli" for a in node.names))
+    ]
+    assert late == []
 
 
 def test_web_serves_the_subscribe_flow(

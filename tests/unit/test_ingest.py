@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from distributor import errors
-from distributor.ingest import IngestOptions, read_file
+from distributor.ingest import IngestOptions, read_file, read_stories
 from distributor.resources import samples_dir
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -69,6 +69,26 @@ def test_json_list_gives_several_stories(tmp_path: Path) -> None:
     assert parsed[0].draft.publish_at == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
     assert parsed[1].draft.tags == ("a", "b")
     assert any("unknown" in note for note in parsed[1].notes)
+
+
+def test_a_bad_entry_of_a_json_list_spares_the_others(tmp_path: Path) -> None:
+    stories = [
+        {"title": "One", "body": "First body."},
+        "not an object",
+        {"title": "", "body": "No title."},
+        {"title": "Four", "body": "Fourth body."},
+    ]
+    path = write(tmp_path, "export.json", json.dumps(stories))
+    found = read_stories(path, options())
+    assert [p.draft.title for p in found.stories] == ["One", "Four"]
+    assert found.problems == [
+        f"{path}[1]: a story must be a JSON object",
+        f"{path}[2]: the story has no title",
+    ]
+    assert found.stories[1].draft.source == "export.json"
+    # A correction takes one whole file: any bad entry refuses it.
+    with pytest.raises(errors.IngestError, match=r"export\.json\[1\]"):
+        read_file(path, options())
 
 
 def test_command_line_options_win(tmp_path: Path) -> None:
