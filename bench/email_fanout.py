@@ -38,6 +38,7 @@ from distributor.clock import utcnow
 from distributor.configload import load_config
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
+from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import ArticleDraft, DeliveryTicket, RenderedMessage
 from distributor_channels.email.adapter import EmailAdapter
@@ -120,7 +121,10 @@ def config_data(store_url: str, port: int, connections: int, key: Path | None) -
     return {
         "version": 1,
         "store": {"url": store_url},
-        "web": {"base_url": "https://bench.example.org", "secret": "bench-secret-3b9f0c"},
+        "web": {
+            "base_url": "https://bench.example.org",
+            "secret": "bench-secret-3b9f0c8a1d2e4f6a7b9c0d",
+        },
         "channels": [channel],
     }
 
@@ -147,7 +151,7 @@ async def add_readers(store: Store, n: int) -> None:
 
 async def story(
     store: Store, loaded: Any, channel: EmailChannelConfig
-) -> tuple[RenderedMessage, DeliveryTicket]:
+) -> tuple[RenderedMessage, SendContext]:
     body = (
         "La passerelle piétonne relie désormais les deux rives. Les travaux ont duré trois ans. "
         * 6
@@ -169,7 +173,7 @@ async def story(
     )
     message = EmailPayloads(channel, loaded.renderer()).render(view)
     ticket = DeliveryTicket(delivery.id, article.id, delivery.channel, article.version, 1)
-    return message, ticket
+    return message, SendContext(ticket)
 
 
 class LoopLag:
@@ -218,7 +222,7 @@ async def _run_adapter(
     pacer = Pacer()
     try:
         await add_readers(store, args.n)
-        message, ticket = await story(store, loaded, channel)
+        message, sending = await story(store, loaded, channel)
         context = AdapterContext(
             app=loaded.app,
             renderer=loaded.renderer(),
@@ -230,7 +234,7 @@ async def _run_adapter(
         adapter = EmailAdapter(channel, EmailPayloads(channel, context.renderer), context)
         with LoopLag() as lag:
             start, cpu = time.perf_counter(), time.process_time()
-            result = await adapter.send(message, ticket)
+            result = await adapter.send(message, sending)
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         report = adapter.last_report
         return {

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from distributor import errors, registry, resources
+from distributor import errors, labels, registry, rendering, resources
 from distributor.config import AppConfig, ChannelConfig
 from distributor.rendering import Renderer
 from distributor.yamlsource import KeyPath, YamlSource, read_yaml_file
@@ -36,7 +36,7 @@ class LoadedConfig:
         return self.path.parent
 
     def renderer(self) -> Renderer:
-        return Renderer([self.base_dir])
+        return Renderer.for_config(self.base_dir)
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, so logs can be scrubbed of them."""
@@ -66,7 +66,9 @@ def load_config(
     app, channels = _validate(source, problems)
     _check_templates(channels, source, path, problems)
     if app is not None:
-        _check_references(app, source, problems)
+        names = _entry_names(source)
+        if names is not None:
+            _check_references(app, names, source, problems)
         _check_platforms(app, channels, source, problems)
     if problems or app is None:
         raise errors.ConfigError(sorted(problems, key=_line_number))
@@ -149,18 +151,67 @@ def _validate_channel(
 def _check_templates(
     channels: list[tuple[int, ChannelConfig]], source: YamlSource, path: Path, problems: list[str]
 ) -> None:
-    renderer = Renderer([path.parent])
+    """Load every template of every channel, then render the channel's posts of two sample
+    stories through its payload builder: a template that fails at render time (an undefined
+    name, a sandbox refusal) is reported now, with its file and line, not at the first story.
+    """
+    renderer = Renderer.for_config(path.parent)
+    raw = source.data.get("labels") if isinstance(source.data, dict) else None
+    admin_labels = {
+        str(lang): {str(k): str(v) for k, v in words.items()}
+        for lang, words in (raw.items() if isinstance(raw, dict) else ())
+        if isinstance(words, dict)
+    }
     for index, channel in channels:
         spec = registry.get(channel.platform)
+
+        def where(template: str, channel: ChannelConfig = channel, index: int = index) -> str:
+            # The key that named the template (text_template…), else the channel's template.
+            named = [k for k, v in channel if v == template and k.endswith("template")]
+            return source.where(("channels", index, named[0] if named else "template"))
+
+        loaded = True
         for template in spec.templates(channel):
             try:
                 renderer.template(template)
             except errors.TemplateError as exc:
-                problems.append(f"{source.where(('channels', index, 'template'))}: {exc}")
+                problems.append(f"{where(template)}: {exc}")
+                loaded = False
+        if not loaded:
+            continue
+        builder = spec.builder(channel, renderer)
+        max_chars = channel.summary_max_chars or 600
+        for language in channel.filters.languages or ("en",):
+            words = labels.labels_for(language, admin_labels)
+            try:
+                for view in rendering.sample_views(language, words, max_chars):
+                    builder.render(view)
+            except errors.TemplateError as exc:
+                name = getattr(exc, "template", "")
+                problems.append(f"{where(name)}: rendering a sample story: {exc}")
+                break
 
 
-def _check_references(app: AppConfig, source: YamlSource, problems: list[str]) -> None:
-    names = {channel.name for channel in app.channels}
+def _entry_names(source: YamlSource) -> set[str] | None:
+    """The name of every channel entry in the file, valid or not (None: no list to read).
+
+    A channel that failed validation is already reported; a promo link or the alerts key naming
+    it must not add a second, false "no channel named" problem.
+    """
+    raw_channels = source.data.get("channels", []) if isinstance(source.data, dict) else None
+    if not isinstance(raw_channels, list):
+        return None
+    return {
+        raw["name"]
+        for raw in raw_channels
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str)
+    }
+
+
+def _check_references(
+    app: AppConfig, names: set[str], source: YamlSource, problems: list[str]
+) -> None:
+    """Promo links and the alerts key must name a channel entry of the file."""
     if app.promo is not None:
         for index, link in enumerate(app.promo.links):
             if link.channel is not None and link.channel not in names:

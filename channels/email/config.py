@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -30,23 +31,51 @@ _SELECTOR = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$")
 class SmtpConfig(Strict):
     """The submission server: ``starttls`` on 587, ``tls`` on 465, ``none`` only on localhost."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    validate_certs: bool = True
+    host: str = Field(default="127.0.0.1", description="the submission server's host name")
+    port: int = Field(default=587, ge=1, le=65535, description="587 for starttls, 465 for tls")
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="`starttls` (refused if the server cannot), `tls` from the first byte, or "
+        "`none` (a relay on the same machine only)",
+    )
+    username: str | None = Field(default=None, description="the login")
+    password: SecretStr | None = Field(
+        default=None, description="the password, e.g. `${SMTP_PASSWORD}`; never logged"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, description="one SMTP command's answer")
+    validate_certs: bool = Field(default=True, description="verify the server's TLS certificate")
 
     def describe(self) -> str:
         """``host:port (security)``: safe to print, never the credentials."""
         return f"{self.host}:{self.port} ({self.security})"
 
+    @model_validator(mode="after")
+    def _no_clear_text_login(self) -> SmtpConfig:
+        # Without TLS the login crosses the network readable by anyone on the path.
+        if self.security == "none" and self.password is not None and not is_loopback(self.host):
+            raise ValueError(
+                f"security: none would send the SMTP password in clear text to {self.host}; "
+                "use starttls or tls (none is only for a relay on this machine: 127.0.0.1, "
+                "::1, localhost)"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (a loopback address, ``localhost``)."""
+    name = host.strip().lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 class DkimConfig(Strict):
     """DKIM signing (dkimpy); the public key is in DNS at ``<selector>._domainkey.<domain>``."""
 
-    selector: str
+    selector: str = Field(description="the DNS selector, e.g. `news2026`")
     domain: str | None = Field(default=None, description="signing domain; From's domain if unset")
     private_key_file: str = Field(description="PEM RSA key, 2048 bits recommended")
 
@@ -73,15 +102,19 @@ def _checked_domain(value: str | None) -> str | None:
 
 
 class EmailChannelConfig(ChannelConfig):
-    platform: Literal["email"]
+    """A newsletter: one email per confirmed reader of a subscriber list."""
+
+    platform: Literal["email"] = Field(description="selects this platform")
     list: str | None = Field(
         default=None, pattern=NAME_PATTERN, description="subscriber list; the channel name if unset"
     )
     list_title: str | None = Field(
         default=None, max_length=100, description="how readers see the list (List-Id, web pages)"
     )
-    from_address: str = Field(default="Newsroom <newsroom@example.org>")
-    reply_to: str | None = None
+    from_address: str = Field(
+        default="Newsroom <newsroom@example.org>", description="`From:`; one mailbox, validated"
+    )
+    reply_to: str | None = Field(default=None, description="`Reply-To:`")
     envelope_from: str | None = Field(
         default=None, description="MAIL FROM / Return-Path (bounces); From's address if unset"
     )
@@ -94,13 +127,33 @@ class EmailChannelConfig(ChannelConfig):
     topics: tuple[str, ...] = Field(
         default=(), description="topics (article tags) readers may choose on the subscribe form"
     )
-    text_template: str | None = None
-    confirm_subject: str = Field(default="Please confirm your subscription", max_length=200)
-    confirm_expiry_days: int = Field(default=7, ge=1, le=90)
-    smtp: SmtpConfig | None = None
-    connections: int = Field(default=4, ge=1, le=64)
-    rate_per_second: float = Field(default=50.0, gt=0)
-    dkim: DkimConfig | None = None
+    text_template: str | None = Field(
+        default=None,
+        description="the plain-text part's template (default `email/article.txt.j2`); like "
+        "`template` (the HTML part) it must show `{{ unsubscribe_url }}`",
+    )
+    confirm_subject: str = Field(
+        default="Please confirm your subscription",
+        max_length=200,
+        description="subject of the double opt-in email",
+    )
+    confirm_expiry_days: int = Field(
+        default=7, ge=1, le=90, description="how long a confirmation link works"
+    )
+    smtp: SmtpConfig | None = Field(
+        default=None, description="the SMTP server; required unless `dry_run`"
+    )
+    connections: int = Field(
+        default=4, ge=1, le=64, description="SMTP connections used in parallel for one send"
+    )
+    rate_per_second: float = Field(
+        default=50.0,
+        gt=0,
+        description="messages a second, all connections (and, with `redis`, all workers) together",
+    )
+    dkim: DkimConfig | None = Field(
+        default=None, description="sign every message; leave out if your provider signs"
+    )
 
     @property
     def list_name(self) -> str:

@@ -7,6 +7,7 @@ dry run, so the whole subscribe flow can be tried without a mail server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from datetime import datetime
 from email.message import EmailMessage
@@ -27,6 +28,8 @@ from distributor_channels.email.links import Links
 from distributor_channels.email.message import POLICY, fold_lines
 from distributor_channels.email.models import Subscriber
 from distributor_channels.email.topics import from_column
+
+log = logging.getLogger("distributor.email.confirmation")
 
 
 class ConfirmationMailer:
@@ -70,7 +73,17 @@ class ConfirmationMailer:
         Raises:
             errors.DeliveryError: the SMTP server did not take it, or the setup is unusable.
         """
-        data = self.build(channel, subscriber)
+        try:
+            data = self.build(channel, subscriber)
+        except errors.TemplateError as exc:
+            # The reason reaches the reader's page: the details (paths, lines) go to the log.
+            log.error("channel %s: the confirmation email cannot be built: %s", channel.name, exc)
+            raise smtp.error(
+                errors.PermanentDeliveryError,
+                channel,
+                "confirm",
+                "the confirmation email's template failed",
+            ) from exc
         if channel.dry_run:
             path = (
                 self.outbox_dir

@@ -4,6 +4,12 @@ Columns: ``email`` (required; ``address`` also accepted), ``topics`` (separated 
 ``|``), ``status`` (optional). A file without a header row is read as email, topics, status.
 Exports of other tools mostly work as they are: a UTF-8 BOM, ``;`` or tab separators and the
 statuses ``subscribed``/``cleaned`` are understood.
+
+Spreadsheets run a cell that begins with ``=``, ``+``, ``-`` or ``@`` (or tab, CR) as a formula,
+and readers choose their own addresses (``=1+1@example.org`` is a valid one). So the
+export prefixes such cells with ``'``, which spreadsheets show as text, and a cell that already
+begins with ``'`` gets one more; the import removes that one ``'`` again, so an export reads
+back exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +34,22 @@ STATUS_WORDS = {
     "cleaned": SubscriberStatus.BOUNCED,
 }
 EXPORT_COLUMNS = ("email", "topics", "status", "created_at", "confirmed_at", "unsubscribed_at")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
+
+
+def neutralise(cell: str) -> str:
+    """The cell as a spreadsheet shows it as text, never runs it (``'`` before a formula)."""
+    if cell.startswith((*FORMULA_STARTS, _QUOTE)):
+        return _QUOTE + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """What ``neutralise`` was given; other tools' cells (``'o@example.org``) stay as they are."""
+    if cell.startswith(_QUOTE) and cell[1:2] in (*FORMULA_STARTS, _QUOTE):
+        return cell[1:]
+    return cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +72,7 @@ class CsvRead:
 def read_rows(text: str, source: str = "csv") -> CsvRead:
     """Parse a subscriber CSV; every bad row is reported as ``source:line: problem``."""
     text = text.removeprefix("\ufeff")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    records = list(csv.reader(io.StringIO(text), dialect))
+    records = list(csv.reader(io.StringIO(text), _dialect(text[:4096])))
     read = CsvRead([], [])
     if not records:
         return read
@@ -74,6 +92,21 @@ def read_rows(text: str, source: str = "csv") -> CsvRead:
     return read
 
 
+def _dialect(sample: str) -> type[csv.Dialect]:
+    """Excel's dialect with the sample's separator. Only the separator is sniffed: the sniffer
+    takes the ``'`` of neutralised cells (``'=x``, ``'-y``) for a quote character."""
+    try:
+        sniffed = csv.Sniffer().sniff(sample, ",;\t")
+    except csv.Error:
+        return csv.excel
+
+    class Sniffed(csv.excel):
+        delimiter = sniffed.delimiter
+        skipinitialspace = sniffed.skipinitialspace
+
+    return Sniffed
+
+
 def _columns(first: Sequence[str]) -> tuple[dict[str, int], int]:
     names = [cell.strip().lower() for cell in first]
     if "email" in names or "address" in names or "email address" in names:
@@ -91,7 +124,9 @@ def _row(
 ) -> CsvRow | None:
     def cell(name: str) -> str | None:
         index = columns.get(name)
-        return record[index].strip() if index is not None and index < len(record) else None
+        if index is None or index >= len(record):
+            return None
+        return restore(record[index].strip()).strip()
 
     try:
         address = addresses.normalise(cell("email") or "")
@@ -114,16 +149,15 @@ def write_rows(readers: Iterable[Subscriber]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for reader in readers:
-        writer.writerow(
-            [
-                reader.address,
-                "|".join(from_column(reader.topics)),
-                reader.status,
-                _iso(reader.created_at),
-                _iso(reader.confirmed_at),
-                _iso(reader.unsubscribed_at),
-            ]
-        )
+        row = [
+            reader.address,
+            "|".join(from_column(reader.topics)),
+            reader.status,
+            _iso(reader.created_at),
+            _iso(reader.confirmed_at),
+            _iso(reader.unsubscribed_at),
+        ]
+        writer.writerow([neutralise(cell) for cell in row])
     return out.getvalue()
 
 

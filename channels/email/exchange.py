@@ -1,11 +1,13 @@
 """One reader's SMTP transaction, two-phase with the ledger.
 
 MAIL, RCPT, DATA and the message body go out as usual; the final "." is written by the group
-committer once "sent" is committed (see ``groupcommit``). aiosmtplib's ``sendmail`` cannot stop
-before the dot, so this uses its lower-level API: ``execute_command`` for MAIL, RCPT and DATA,
-then the protocol's ``write`` and ``read_response``. Addresses were validated when readers
-joined (ASCII, no spaces, no CR/LF), so they go into the commands as they are; aiosmtplib's
-``mail``/``rcpt`` would re-parse each one with ``email.utils`` (50 µs a message).
+committer once "sent" is committed (see ``groupcommit``), and a refusal of the message after
+the "." is committed through it too before the connection carries another message.
+aiosmtplib's ``sendmail`` cannot stop before the dot, so this uses its lower-level API:
+``execute_command`` for MAIL, RCPT and DATA, then the protocol's ``write`` and
+``read_response``. Addresses were validated when readers joined (ASCII, no spaces, no
+CR/LF), so they go into the commands as they are; aiosmtplib's ``mail``/``rcpt`` would
+re-parse each one with ``email.utils`` (50 µs a message).
 """
 
 from __future__ import annotations
@@ -40,9 +42,14 @@ class SenderRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """``outcome`` is None when the server accepted the message (it is recorded "sent")."""
+    """``outcome`` is None when the server accepted the message (it is recorded "sent").
+
+    ``recorded`` is True when the outcome is already committed to the ledger (a refusal after
+    the "."); the caller records the others.
+    """
 
     outcome: Outcome | None
+    recorded: bool = False
 
 
 _BROKEN = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
@@ -92,7 +99,11 @@ async def exchange(
     if reply.code == 250:
         return Result(None)
     status = SendStatus.DEFERRED if is_temporary(reply.code) else SendStatus.FAILED
-    return Result(Outcome(sid, status, f"{reply.code} {reply.message}"))
+    outcome = Outcome(sid, status, f"{reply.code} {reply.message}")
+    # The ledger has said "sent" since before the ".": until the refusal is committed, a crash
+    # would leave this reader counted as mailed. Commit it before this connection carries
+    # another message, so a crash costs at most the one message in flight per connection.
+    return Result(outcome, recorded=await committer.record_refused(outcome))
 
 
 async def _start(

@@ -223,7 +223,7 @@ class FanOut:
             )
             self.feed.give_back(reader)
             return
-        if result.outcome is not None:
+        if result.outcome is not None and not result.recorded:
             await self._add_outcome(result.outcome)
         self._count_done(1)
 

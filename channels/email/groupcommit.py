@@ -11,6 +11,12 @@ written there is no ``await``: no other task, and no cancellation, can come in b
 What remains is a window of microseconds (the commit is durable, the dots are not yet in the
 socket): a SIGKILL or power cut exactly there leaves those readers recorded "sent" without the
 server having their message. Nobody is ever mailed twice.
+
+Because "sent" is committed before the ".", a server that refuses the message *after* the "."
+(451, 554) leaves a row that says "sent" for a reader who got nothing. That refusal goes through
+here too (``record_refused``) and is committed before its connection carries another message,
+so a crash loses at most the one message per connection whose "." (or its refusal) was in
+flight, never the refusals that came before it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,15 @@ class PendingDot:
     processed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@dataclass(eq=False)
+class PendingRefusal:
+    """A message the server refused after its "." while the ledger already says "sent"."""
+
+    outcome: Outcome
+    recorded: bool = False
+    processed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class GroupCommitter:
     """Runs as one task per send; workers ``submit`` and then wait for the server's reply.
 
@@ -55,6 +70,7 @@ class GroupCommitter:
         self._idle = list(self._recorders)
         self._running: set[asyncio.Task[None]] = set()
         self._queue: list[PendingDot] = []
+        self._refusals: list[PendingRefusal] = []
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -64,6 +80,20 @@ class GroupCommitter:
         self._wake.set()
         return pending
 
+    async def record_refused(self, outcome: Outcome) -> bool:
+        """Record a refusal that came after the "." and wait until it is committed.
+
+        The reader's row says "sent" from the commit before the "." on; until this commit a
+        crash would leave it so, and the reader would never be mailed. Refusals that arrive
+        together share one transaction. Returns False if the store failed (``failure`` says
+        why): the caller keeps the outcome and records it later.
+        """
+        pending = PendingRefusal(outcome)
+        self._refusals.append(pending)
+        self._wake.set()
+        await pending.processed.wait()
+        return pending.recorded
+
     def close(self) -> None:
         """Finish what was submitted, then end ``run``."""
         self._closing = True
@@ -71,14 +101,15 @@ class GroupCommitter:
 
     async def run(self) -> None:
         while True:
-            if self._queue and self._idle:
+            if (self._queue or self._refusals) and self._idle:
                 batch, self._queue = self._queue, []
+                refusals, self._refusals = self._refusals, []
                 recorder = self._idle.pop()
-                task = asyncio.create_task(self._commit(batch, recorder))
+                task = asyncio.create_task(self._commit(batch, refusals, recorder))
                 self._running.add(task)
                 task.add_done_callback(functools.partial(self._lane_free, recorder))
                 continue
-            if self._closing and not self._queue and not self._running:
+            if self._closing and not self._queue and not self._refusals and not self._running:
                 return
             self._wake.clear()
             await self._wake.wait()
@@ -92,7 +123,37 @@ class GroupCommitter:
         for recorder in self._recorders:
             await recorder.aclose()
 
-    async def _commit(self, batch: list[PendingDot], record_sent: SentRecorder) -> None:
+    async def _commit(
+        self, batch: list[PendingDot], refusals: list[PendingRefusal], record_sent: SentRecorder
+    ) -> None:
+        undone: list[PendingDot] = []
+        if batch:
+            undone = await self._commit_sent(batch, record_sent)
+        # Readers recorded "sent" whose message the server does not have: the dot could not be
+        # written, or the server refused the message after it. Each worker waits for this
+        # commit before its connection carries another message.
+        outcomes = [
+            Outcome(p.subscriber_id, SendStatus.DEFERRED, "connection lost before the final '.'")
+            for p in undone
+        ] + [r.outcome for r in refusals]
+        recorded = False
+        if outcomes:
+            try:
+                await self.log.record(outcomes)
+                recorded = True
+            except Exception as exc:
+                self.failure = exc
+        for pending in undone:
+            pending.processed.set()
+        for refusal in refusals:
+            refusal.recorded = recorded
+            refusal.processed.set()
+
+    async def _commit_sent(
+        self, batch: list[PendingDot], record_sent: SentRecorder
+    ) -> list[PendingDot]:
+        """Commit "sent", then write the dots; returns the committed ones whose dot failed
+        (their ``processed`` is left for the caller to set once that is recorded)."""
         # A connection that already dropped lost its message: do not record it as sent.
         alive = [p for p in batch if p.client.is_connected]
         try:
@@ -102,31 +163,22 @@ class GroupCommitter:
             for pending in batch:
                 pending.client.close()
                 pending.processed.set()
-            return
+            return []
         self.commits += 1
-        lost: list[Outcome] = []
+        undone: list[PendingDot] = []
         # From here to the end of the loop there is no await: the dots follow the commit.
         for pending in batch:
             if pending.subscriber_id in recorded:
                 pending.committed = True
                 pending.dot_written = _write_dot(pending.client)
                 if not pending.dot_written:
-                    lost.append(
-                        Outcome(
-                            pending.subscriber_id,
-                            SendStatus.DEFERRED,
-                            "connection lost before the final '.'",
-                        )
-                    )
+                    undone.append(pending)
+                    continue
             else:
                 # Not ours any more (or the connection is gone): let the server discard it.
                 pending.client.close()
             pending.processed.set()
-        if lost:
-            try:
-                await self.log.record(lost)
-            except Exception as exc:
-                self.failure = exc
+        return undone
 
 
 def _write_dot(client: aiosmtplib.SMTP) -> bool:

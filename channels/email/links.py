@@ -15,12 +15,17 @@ class Links:
     """Builds the web service's links for one deployment (``web.base_url`` + ``web.secret``)."""
 
     def __init__(self, web: WebConfig) -> None:
+        """Raises ValueError: ``web.base_url`` is not a plain URL, or a secret is too short."""
         base = web.base_url.rstrip("/")
         # These URLs go into List-Unsubscribe headers verbatim: nothing but URL characters.
         if not _BASE_URL.match(base):
             raise ValueError(f"web.base_url is not a plain http(s) URL: {web.base_url!r}")
         self.base_url = base
-        self.signer = TokenSigner(web.secret.get_secret_value())
+        previous = [secret.get_secret_value() for secret in web.previous_secrets]
+        try:
+            self.signer = TokenSigner(web.secret.get_secret_value(), previous)
+        except ValueError as exc:
+            raise ValueError(f"web.secret / web.previous_secrets: {exc}") from None
         self.development_secret = web.secret.get_secret_value() == DEVELOPMENT_WEB_SECRET
 
     def subscribe(self, list_name: str) -> str:

@@ -1,14 +1,61 @@
 """Stand-ins for what differs per reader, filled in with byte substitutions at send time.
 
-Each is plain ASCII that survives HTML escaping, CSS inlining and 8bit serialisation unchanged,
-never starts a line with ".", and cannot occur in real content (``.invalid`` is reserved).
+Each marker carries a random nonce drawn for one render: a story's text (its title, links,
+image URL) is written before the nonce exists, so nothing that came from a story can hold a
+marker, and only the product's own slots (the ``To``, ``Message-ID`` and ``List-Unsubscribe``
+headers, the template's ``{{ unsubscribe_url }}``) are ever filled with a reader's data.
+
+Markers are plain ASCII that survives HTML escaping, CSS inlining and 8bit serialisation
+unchanged, never starts a line with ".", and names no real host (``.invalid`` is reserved).
 """
 
 from __future__ import annotations
 
-UNSUBSCRIBE_MARKER = "https://unsubscribe.invalid/distributor-unsubscribe-marker"
-RECIPIENT_MARKER = "distributor-recipient-marker@recipient.invalid"
-MESSAGE_ID_MARKER = "<distributor-message-id-marker@message-id.invalid>"
+import re
+import secrets
+from dataclasses import dataclass
 
-# Order matters: it is the order of the values a reader's copy is filled with.
-ALL = (RECIPIENT_MARKER, MESSAGE_ID_MARKER, UNSUBSCRIBE_MARKER)
+UNSUBSCRIBE_MARKER = "https://unsubscribe.invalid/distributor-unsubscribe-marker"
+"""The fixed head of every unsubscribe marker (the nonce follows it); never a marker itself."""
+
+_NONCE_BYTES = 16  # 128 bits: never guessed, never met by chance
+_UNSUBSCRIBE = re.compile(re.escape(UNSUBSCRIBE_MARKER) + r"/[0-9a-f]{32}\Z")
+
+
+def _nonce() -> str:
+    return secrets.token_hex(_NONCE_BYTES)
+
+
+def new_unsubscribe() -> str:
+    """A fresh unsubscribe marker, for one render of a story's parts."""
+    return f"{UNSUBSCRIBE_MARKER}/{_nonce()}"
+
+
+def is_unsubscribe(value: str) -> bool:
+    """Whether ``value`` is an unsubscribe marker this module made."""
+    return _UNSUBSCRIBE.match(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Markers:
+    """One story's markers, in the order of a reader's values (address, Message-ID, URL)."""
+
+    recipient: str
+    message_id: str
+    unsubscribe: str
+
+    @classmethod
+    def new(cls, unsubscribe: str) -> Markers:
+        """Fresh header markers around the unsubscribe marker the story was rendered with.
+
+        Raises:
+            ValueError: ``unsubscribe`` is not a marker ``new_unsubscribe`` made.
+        """
+        if not is_unsubscribe(unsubscribe):
+            raise ValueError("the story was rendered without a valid unsubscribe marker")
+        nonce = _nonce()
+        return cls(f"r{nonce}@recipient.invalid", f"<m{nonce}@message-id.invalid>", unsubscribe)
+
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return (self.recipient, self.message_id, self.unsubscribe)

@@ -3,8 +3,10 @@
 Building a multipart ``EmailMessage`` and serialising it costs about 3 ms; filling three fields
 into bytes built once costs microseconds. So a story is serialised once with markers where the
 reader's address, Message-ID and unsubscribe URL go (see ``markers``), split at those markers,
-and each reader's copy is one ``bytes.join``. Bodies are 8bit (sent with ``BODY=8BITMIME``), so
-the markers survive serialisation verbatim: quoted-printable or base64 would cut them apart.
+and each reader's copy is one ``bytes.join``. The markers are nonces of this render, so the
+split points are the product's own slots only: a story's text cannot name one. Bodies are 8bit
+(sent with ``BODY=8BITMIME``), so the markers survive serialisation verbatim: quoted-printable
+or base64 would cut them apart.
 The outbox (dry run) writes a copy made by this same code.
 """
 
@@ -33,8 +35,6 @@ PREVIEW_UNSUBSCRIBE = "https://example.invalid/unsubscribe/preview-token"
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\n|\r")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-_MARKERS = re.compile(b"(" + b"|".join(re.escape(m.encode()) for m in markers.ALL) + b")")
-_FIELD = {m.encode(): index for index, m in enumerate(markers.ALL)}
 _LANGUAGE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 _HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
 
@@ -74,13 +74,19 @@ class Recipient:
 class _Template:
     """Bytes split at the markers; ``fill`` joins them back with one reader's values."""
 
-    def __init__(self, data: bytes) -> None:
-        self.pieces: list[bytes] = _MARKERS.split(data)
+    def __init__(self, data: bytes, slots: markers.Markers) -> None:
+        encoded = [marker.encode("ascii") for marker in slots.all]
+        field = {marker: index for index, marker in enumerate(encoded)}
+        split = re.compile(b"(" + b"|".join(re.escape(marker) for marker in encoded) + b")")
+        self.pieces: list[bytes] = split.split(data)
         # re.split with a group: static text at even indexes, a marker at every odd one.
-        self.slots = [(i, _FIELD[self.pieces[i]]) for i in range(1, len(self.pieces), 2)]
-        found = {field for _, field in self.slots}
-        if found != set(range(len(markers.ALL))):
+        self.slots = [(i, field[self.pieces[i]]) for i in range(1, len(self.pieces), 2)]
+        found = [index for _, index in self.slots]
+        if set(found) != set(range(len(encoded))):
             raise ValueError("the message lost a per-reader marker while it was serialised")
+        if found.count(0) != 1 or found.count(1) != 1:
+            # The address and the Message-ID belong in their one header each, nowhere else.
+            raise ValueError("a per-reader header marker is in the message more than once")
 
     def fill(self, values: tuple[bytes, bytes, bytes]) -> bytes:
         out = self.pieces.copy()
@@ -97,15 +103,15 @@ class StoryMessage:
     only once the ledger says "sent".
     """
 
-    def __init__(self, raw: bytes, *, eight_bit: bool) -> None:
+    def __init__(self, raw: bytes, slots: markers.Markers, *, eight_bit: bool) -> None:
         raw = _LINE_ENDINGS.sub(b"\r\n", raw)
         if not raw.endswith(b"\r\n"):
             raw += b"\r\n"
         self.eight_bit = eight_bit
         self.size = len(raw)
-        self._raw = _Template(raw)
+        self._raw = _Template(raw, slots)
         # Reader values never start a line, nor with ".", so stuffing once is stuffing each copy.
-        self._wire = _Template(_LEADING_DOT.sub(b"..", raw))
+        self._wire = _Template(_LEADING_DOT.sub(b"..", raw), slots)
 
     def raw(self, recipient: Recipient) -> bytes:
         return self._raw.fill(recipient.values())
@@ -156,17 +162,23 @@ def unsubscribe_header(config: EmailChannelConfig, url: str) -> str:
 def build_story(
     config: EmailChannelConfig, payload: Mapping[str, Any], date: datetime
 ) -> StoryMessage:
-    """Serialise a rendered story once, with the per-reader markers in place."""
+    """Serialise a rendered story once, with the per-reader markers in place.
+
+    Raises:
+        ValueError: the payload has no unsubscribe marker of its own render, or lost one.
+        KeyError: a part is missing from the payload.
+    """
+    slots = markers.Markers.new(str(payload.get("unsubscribe_marker", "")))
     msg = EmailMessage(policy=POLICY)
     msg["From"] = addresses.format_mailbox(config.from_address)
-    msg["To"] = markers.RECIPIENT_MARKER
+    msg["To"] = slots.recipient
     if config.reply_to:
         msg["Reply-To"] = addresses.format_mailbox(config.reply_to)
     msg["Subject"] = clean_subject(str(payload["subject"]))
     msg["Date"] = format_datetime(date.astimezone(UTC))
-    msg["Message-ID"] = markers.MESSAGE_ID_MARKER
+    msg["Message-ID"] = slots.message_id
     msg["List-Id"] = config.list_id
-    msg["List-Unsubscribe"] = unsubscribe_header(config, markers.UNSUBSCRIBE_MARKER)
+    msg["List-Unsubscribe"] = unsubscribe_header(config, slots.unsubscribe)
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     text = fold_lines(str(payload["text"]))
     html = fold_lines(str(payload["html"]))
@@ -178,7 +190,7 @@ def build_story(
     if _LANGUAGE.match(language):
         # After the parts: set_content and add_alternative move Content-* headers around.
         msg["Content-Language"] = language
-    return StoryMessage(msg.as_bytes(), eight_bit=eight_bit)
+    return StoryMessage(msg.as_bytes(), slots, eight_bit=eight_bit)
 
 
 def preview_message(

@@ -16,6 +16,7 @@ from distributor.adapter import OutboxEntry
 from distributor.fitting import fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
+from distributor_channels.email import markers
 from distributor_channels.email.config import (
     DEFAULT_HTML_TEMPLATE,
     DEFAULT_TEXT_TEMPLATE,
@@ -43,11 +44,14 @@ class EmailPayloads:
     def render(self, view: ArticleView) -> RenderedMessage:
         draft = fit_draft(view.title, view.lead, lambda _draft: True, view.summary_max_chars)
         context = post_context(view, draft)
-        context["unsubscribe_url"] = UNSUBSCRIBE_MARKER
+        # A nonce of this render: no story text can hold it, so only the template's slots
+        # ever receive a reader's unsubscribe URL.
+        unsubscribe = markers.new_unsubscribe()
+        context["unsubscribe_url"] = unsubscribe
         context["list_name"] = self.config.list_title or self.config.list_name
         html = self._inliner.inline(self.renderer.render(self.html_template, context))
         text = self.renderer.render(self.text_template, context).strip() + "\n"
-        if UNSUBSCRIBE_MARKER not in html or UNSUBSCRIBE_MARKER not in text:
+        if unsubscribe not in html or unsubscribe not in text:
             # Gmail and Yahoo require a visible unsubscribe link in the body (docs/email.md).
             raise errors.TemplateError(
                 "email templates must show {{ unsubscribe_url }} in both the HTML and the text part"
@@ -61,6 +65,7 @@ class EmailPayloads:
             "version": view.version,
             # The fan-out mails a story to the readers whose topics match these.
             "tags": normalise_topics(view.tags),
+            "unsubscribe_marker": unsubscribe,
         }
         return RenderedMessage(payload=payload, summary=draft.summary)
 

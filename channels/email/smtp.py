@@ -24,13 +24,10 @@ def is_temporary(code: int) -> bool:
 
 
 def new_client(smtp: SmtpConfig, local_hostname: str) -> aiosmtplib.SMTP:
-    """An unconnected client for the configured server (credentials stay inside it)."""
-    password = smtp.password.get_secret_value() if smtp.password is not None else None
+    """An unconnected client for the configured server; ``connect`` logs in (see there)."""
     return aiosmtplib.SMTP(
         hostname=smtp.host,
         port=smtp.port,
-        username=smtp.username if password is not None else None,
-        password=password,
         timeout=smtp.timeout_seconds,
         use_tls=smtp.security == "tls",
         start_tls=smtp.security == "starttls",
@@ -52,11 +49,34 @@ async def connect(config: EmailChannelConfig) -> aiosmtplib.SMTP:
     try:
         await client.connect()
         if client.is_ehlo_or_helo_needed:
-            await client.ehlo()  # so the server's extensions (8BITMIME, SIZE) are known now
+            await client.ehlo()  # so the server's extensions (8BITMIME, SIZE, AUTH) are known now
+        await _login(config, config.smtp, client)
     except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
         client.close()
         raise failure(config, "connect", exc) from exc
+    except errors.ChannelBroken:
+        client.close()
+        raise
     return client
+
+
+async def _login(config: EmailChannelConfig, smtp: SmtpConfig, client: aiosmtplib.SMTP) -> None:
+    """Log in when credentials are configured; a server that offers no AUTH then is broken.
+
+    Sending without the login the admin configured would be refused or, worse, relayed
+    unauthenticated; and no retry makes such a server offer AUTH, so it pauses the channel.
+    """
+    if smtp.username is None or smtp.password is None:
+        return
+    if not client.supports_extension("auth"):
+        raise error(
+            errors.ChannelBroken,
+            config,
+            "connect",
+            f"{smtp.describe()} offers no AUTH, yet a username and password are configured "
+            "(is this the right server and port?)",
+        )
+    await client.login(smtp.username, smtp.password.get_secret_value())
 
 
 def error(
@@ -80,7 +100,10 @@ def failure(config: EmailChannelConfig, operation: str, exc: BaseException) -> e
         )
     if isinstance(exc, ssl.SSLError):
         return error(broken, config, operation, f"TLS with {where} failed: {exc}")
-    if isinstance(exc, aiosmtplib.SMTPNotSupported | ValueError):
+    lacking = type(exc) is aiosmtplib.SMTPException
+    if lacking or isinstance(exc, aiosmtplib.SMTPNotSupported | ValueError):
+        # A bare SMTPException is aiosmtplib finding the server lacks what the setup needs
+        # (STARTTLS, an AUTH method it knows): no retry changes that.
         return error(broken, config, operation, f"{where}: {exc}")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         cls = transient if is_temporary(exc.code) else broken

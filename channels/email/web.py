@@ -7,19 +7,21 @@
 - ``GET /unsubscribe/{token}`` shows a button; ``POST`` unsubscribes. The POST is also RFC 8058's
   one-click request (``List-Unsubscribe=One-Click``, no cookies, no login): it answers 200, never
   a redirect, and sets no cookie.
-- A token that does not verify gets 403 and a page saying the link is not valid.
+- A token that is malformed or does not verify gets 403 and a page saying the link is not valid,
+and one log line saying why (never the token).
 
 No access log is written: the URLs carry the tokens.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -40,6 +42,8 @@ from distributor_channels.email.models import Subscriber, SubscriberStatus
 from distributor_channels.email.subscribers import Subscribers, Wanted
 from distributor_channels.email.tokens import Claims, Purpose
 from distributor_channels.email.topics import normalise_topics
+
+log = logging.getLogger("distributor.email.web")
 
 
 def lists_of(app: AppConfig) -> Mapping[str, EmailChannelConfig]:
@@ -92,7 +96,8 @@ class _Pages:
         values.setdefault("link", None)
         return self.page("done.html.j2", status, heading=heading, message=message, **values)
 
-    def invalid(self) -> HTMLResponse:
+    def invalid(self, purpose: Purpose, why: str) -> HTMLResponse:
+        log.warning("refused a %s link: %s", purpose, why)
         return self.done(
             "This link is not valid",
             "The link may have been mistyped or cut. Please use the link from your email as it is.",
@@ -255,12 +260,12 @@ class _Pages:
         signer = self.context.links.signer
         claims = signer.parse(str(request.path_params["token"]), purpose)
         if claims is None:
-            return self.invalid()
+            return self.invalid(purpose, "the token is malformed")
         reader = await self.subscribers.get(claims.subscriber_id)
         if reader is None or reader.list_name != claims.list_name:
-            return self.invalid()
+            return self.invalid(purpose, f"no reader {claims.subscriber_id} on that list")
         if not signer.verify(claims, reader.address):
-            return self.invalid()
+            return self.invalid(purpose, f"the token of reader {reader.id} does not verify")
         channel = self._list(claims.list_name)
         if channel is None:
             return self.done("No such newsletter", "This newsletter no longer exists.", 404)

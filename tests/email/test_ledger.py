@@ -14,25 +14,25 @@ from tests.email.world import World
 async def test_the_audience_is_fixed_on_the_first_attempt(world: World) -> None:
     await world.subscribe("a@example.org", "b@example.org")
     await world.subscribe("odd@example.org", topics=["100%_real"])
-    _message, ticket = await world.story(tags=["culture"])
-    log = SendLog(world.store, ticket.delivery_id, "w1")
+    _message, context = await world.story(tags=["culture"])
+    log = SendLog(world.store, context.delivery_id, "w1")
     assert await log.populate("daily", ["culture"]) == 2  # "%" and "_" in topics match nothing
     await world.subscribe("late@example.org")
     assert await log.populate("daily", ["culture"]) == 2
-    assert await SendLog(world.store, ticket.delivery_id, "w1").counts() == {SendStatus.PENDING: 2}
+    assert await SendLog(world.store, context.delivery_id, "w1").counts() == {SendStatus.PENDING: 2}
 
 
 @pytest.mark.parametrize("use_driver", [True, False], ids=["driver", "portable"])
 async def test_only_the_owner_records_sent(world: World, use_driver: bool) -> None:
     ids = await world.subscribe("a@example.org", "b@example.org", "c@example.org")
-    _message, ticket = await world.story()
-    stale = SendLog(world.store, ticket.delivery_id, "stale-worker")
+    _message, context = await world.story()
+    stale = SendLog(world.store, context.delivery_id, "stale-worker")
     await stale.populate("daily", [])
     claimed, skipped = await stale.claim(10)
     assert [c.address for c in claimed] == ["a@example.org", "b@example.org", "c@example.org"]
     assert skipped == 0
     # The delivery is taken over: the new worker re-opens and claims two of the rows.
-    fresh = SendLog(world.store, ticket.delivery_id, "new-worker")
+    fresh = SendLog(world.store, context.delivery_id, "new-worker")
     assert await fresh.reopen() == 3
     taken, _ = await fresh.claim(2)
     stale_recorder = SentRecorder(stale, use_driver=use_driver)
@@ -52,8 +52,8 @@ async def test_only_the_owner_records_sent(world: World, use_driver: bool) -> No
 
 async def test_readers_who_left_are_skipped_at_the_claim(world: World) -> None:
     ids = await world.subscribe("a@example.org", "b@example.org")
-    _message, ticket = await world.story()
-    log = SendLog(world.store, ticket.delivery_id, "w1")
+    _message, context = await world.story()
+    log = SendLog(world.store, context.delivery_id, "w1")
     await log.populate("daily", [])
     await Subscribers(world.store).unsubscribe(ids["a@example.org"])
     claimed, skipped = await log.claim(10)

@@ -17,7 +17,7 @@ import pytest
 from distributor import errors
 from distributor.rendering import Renderer
 from distributor.types import RenderedMessage
-from distributor_channels.email import addresses
+from distributor_channels.email import addresses, markers
 from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.message import (
     PREVIEW_RECIPIENT,
@@ -54,12 +54,14 @@ def channel(**changes: object) -> EmailChannelConfig:
 
 
 def payload(text: str = "Bonjour.\n", html: str = "<p>Bonjour.</p>\n", **extra: object) -> dict:  # type: ignore[type-arg]
+    unsubscribe = markers.new_unsubscribe()  # what EmailPayloads puts in the template's slot
     values: dict[str, object] = {
         "subject": "Été : la passerelle ouvre",
-        "text": f"{text}Unsubscribe: {UNSUBSCRIBE_MARKER}\n",
-        "html": f'{html}<a href="{UNSUBSCRIBE_MARKER}">Unsubscribe</a>\n',
+        "text": f"{text}Unsubscribe: {unsubscribe}\n",
+        "html": f'{html}<a href="{unsubscribe}">Unsubscribe</a>\n',
         "language": "fr",
         "article_id": 7,
+        "unsubscribe_marker": unsubscribe,
     }
     values.update(extra)
     return values
@@ -240,7 +242,10 @@ async def test_a_dkim_signature_covers_both_list_unsubscribe_headers_and_verifie
         {
             "version": 1,
             "store": data["store"],
-            "web": {"base_url": "https://news.example.org", "secret": "dkim-test-secret-91b2"},
+            "web": {
+                "base_url": "https://news.example.org",
+                "secret": "dkim-test-secret-91b2c3d4e5f60718293a",
+            },
             "channels": [
                 {
                     **world.channel.model_dump(mode="json", exclude_none=True),
@@ -252,8 +257,8 @@ async def test_a_dkim_signature_covers_both_list_unsubscribe_headers_and_verifie
     )
     world.loaded = loaded
     await world.subscribe("a@example.org", "b@example.org")
-    message, ticket = await world.story()
-    await world.adapter().send(message, ticket)
+    message, context = await world.story()
+    await world.adapter().send(message, context)
     looked_up: list[bytes] = []
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
@@ -281,7 +286,7 @@ async def test_an_unreadable_dkim_key_breaks_the_channel(world: World, tmp_path:
 
     signing = DkimConfig(selector="s1", private_key_file=str(tmp_path / "bad.pem"))
     await world.subscribe("a@example.org")
-    message, ticket = await world.story()
+    message, context = await world.story()
     with pytest.raises(errors.ChannelBroken, match="no PEM private key"):
-        await world.adapter(dkim=signing).send(message, ticket)
+        await world.adapter(dkim=signing).send(message, context)
     assert world.smtp.messages == []

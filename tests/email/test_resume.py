@@ -22,7 +22,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from distributor.types import DeliveryTicket, RenderedMessage
+from distributor.send_context import SendContext
+from distributor.types import RenderedMessage
 from distributor_channels.email.models import SendStatus
 from distributor_channels.email.sendlog import SendLog
 from tests.email.world import World, email_config
@@ -45,7 +46,7 @@ async def test_a_cancelled_send_finishes_its_messages_in_flight_then_resumes(
 ) -> None:
     readers = [f"r{i:03d}@example.org" for i in range(40)]
     await world.subscribe(*readers)
-    message, ticket = await world.story()
+    message, context = await world.story()
     loop = asyncio.get_running_loop()
     seventh = asyncio.Event()
 
@@ -55,27 +56,27 @@ async def test_a_cancelled_send_finishes_its_messages_in_flight_then_resumes(
 
     world.smtp.on_message = on_message
     adapter = world.adapter(connections=4, rate_per_second=20)
-    task = asyncio.create_task(adapter.send(message, ticket))
+    task = asyncio.create_task(adapter.send(message, context))
     await seventh.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     first_run = len(world.smtp.messages)
     assert 7 <= first_run < 40
-    counts = await SendLog(world.store, ticket.delivery_id, "test").counts()
+    counts = await SendLog(world.store, context.delivery_id, "test").counts()
     assert counts.get(SendStatus.SENT) == first_run
     assert SendStatus.SENDING not in counts  # nothing left half-done
 
     world.smtp.on_message = None
-    result = await world.adapter().send(message, ticket)
+    result = await world.adapter().send(message, context)
     assert result.note.startswith("40 of 40 sent")
     assert_each_once(world, readers)
 
 
-def _job(tmp_path: Path, message: RenderedMessage, ticket: DeliveryTicket) -> Path:
+def _job(tmp_path: Path, message: RenderedMessage, context: SendContext) -> Path:
     job = tmp_path / "job.json"
     fields = ("delivery_id", "article_id", "channel", "version", "attempt")
-    data = {"payload": dict(message.payload), "ticket": {f: getattr(ticket, f) for f in fields}}
+    data = {"payload": dict(message.payload), "ticket": {f: getattr(context, f) for f in fields}}
     job.write_text(json.dumps(data), encoding="utf-8")
     return job
 
@@ -98,8 +99,8 @@ async def test_a_process_killed_after_a_final_dot_does_not_mail_that_reader_agai
     store_url: str, world: World, tmp_path: Path
 ) -> None:
     await world.subscribe(*READERS)
-    message, ticket = await world.story()
-    job = _job(tmp_path, message, ticket)
+    message, context = await world.story()
+    job = _job(tmp_path, message, context)
     config = _single_connection(world, tmp_path)
     victim: dict[str, int] = {}
 
@@ -116,7 +117,7 @@ async def test_a_process_killed_after_a_final_dot_does_not_mail_that_reader_agai
     assert len(world.smtp.messages) == 5
 
     world.smtp.on_message = None
-    result = await world.adapter().send(message, ticket)
+    result = await world.adapter().send(message, context)
     assert result.note.startswith(f"{len(READERS)} of {len(READERS)} sent")
     assert_each_once(world, READERS)
 
@@ -149,8 +150,8 @@ async def test_a_process_killed_between_body_and_final_dot_resends_that_reader_o
     store_url: str, world: World, tmp_path: Path
 ) -> None:
     await world.subscribe(*READERS)
-    message, ticket = await world.story()
-    job = _job(tmp_path, message, ticket)
+    message, context = await world.story()
+    job = _job(tmp_path, message, context)
     lock = LedgerLock(store_url)
 
     def lock_after_fourth(_received: Received, count: int) -> None:
@@ -174,7 +175,7 @@ async def test_a_process_killed_between_body_and_final_dot_resends_that_reader_o
     assert len(world.smtp.messages) == 4  # the server dropped the fifth: it never got the "."
 
     world.smtp.on_message = None
-    result = await world.adapter().send(message, ticket)
+    result = await world.adapter().send(message, context)
     assert result.note.startswith(f"{len(READERS)} of {len(READERS)} sent")
     assert_each_once(world, READERS)
 

@@ -70,8 +70,8 @@ async def test_double_opt_in_then_one_click_unsubscribe(
     path = confirm_path(world, "new.reader@example.org")
 
     # Pending readers receive no story.
-    message, ticket = await world.story(1, tags=["politics"])
-    await world.adapter().send(message, ticket)
+    message, context = await world.story(1, tags=["politics"])
+    await world.adapter().send(message, context)
     assert len(world.smtp.to("new.reader@example.org")) == 1
 
     page = await client.get(path)
@@ -81,8 +81,8 @@ async def test_double_opt_in_then_one_click_unsubscribe(
     assert confirmed.status_code == 200 and "Subscription confirmed" in confirmed.text
     assert await status_of(world, "new.reader@example.org") == SubscriberStatus.CONFIRMED
 
-    message, ticket = await world.story(2, tags=["politics"])
-    await world.adapter().send(message, ticket)
+    message, context = await world.story(2, tags=["politics"])
+    await world.adapter().send(message, context)
     story = world.smtp.to("new.reader@example.org")[-1].message
     unsubscribe_url = story["List-Unsubscribe"].split(",")[0].strip("<> ")
     assert unsubscribe_url.startswith(f"{BASE_URL}/unsubscribe/")
@@ -102,8 +102,8 @@ async def test_double_opt_in_then_one_click_unsubscribe(
     assert "location" not in one_click.headers and "set-cookie" not in one_click.headers
     assert await status_of(world, "new.reader@example.org") == SubscriberStatus.UNSUBSCRIBED
 
-    message, ticket = await world.story(3, tags=["politics"])
-    await world.adapter().send(message, ticket)
+    message, context = await world.story(3, tags=["politics"])
+    await world.adapter().send(message, context)
     assert len(world.smtp.to("new.reader@example.org")) == 2  # confirmation + one story
 
 
@@ -111,7 +111,7 @@ async def test_a_multipart_one_click_post_also_unsubscribes(
     world: World, client: httpx.AsyncClient
 ) -> None:
     ids = await world.subscribe("a@example.org")
-    token = TokenSigner("test-web-secret-4d1c8e0f5b7a").unsubscribe(
+    token = TokenSigner("test-web-secret-4d1c8e0f5b7a9c2e31").unsubscribe(
         "daily", ids["a@example.org"], "a@example.org"
     )
     answer = await client.post(
@@ -123,7 +123,7 @@ async def test_a_multipart_one_click_post_also_unsubscribes(
 
 async def test_get_never_unsubscribes_nor_confirms(world: World, client: httpx.AsyncClient) -> None:
     ids = await world.subscribe("a@example.org")
-    signer = TokenSigner("test-web-secret-4d1c8e0f5b7a")
+    signer = TokenSigner("test-web-secret-4d1c8e0f5b7a9c2e31")
     token = signer.unsubscribe("daily", ids["a@example.org"], "a@example.org")
     for _ in range(3):  # a link scanner opening it again and again
         assert (await client.get(f"/unsubscribe/{token}")).status_code == 200
@@ -141,13 +141,15 @@ async def test_forged_and_foreign_tokens_are_refused(
 ) -> None:
     ids = await world.subscribe("victim@example.org", "attacker@example.org")
     victim, attacker = ids["victim@example.org"], ids["attacker@example.org"]
-    signer = TokenSigner("test-web-secret-4d1c8e0f5b7a")
+    signer = TokenSigner("test-web-secret-4d1c8e0f5b7a9c2e31")
     own = signer.unsubscribe("daily", attacker, "attacker@example.org")
     mac = own.rsplit(".", 1)[1]
     forged = [
         f"daily.{victim}.{mac}",  # my signature on somebody else's id
         signer.unsubscribe("daily", victim, "victim@example.org")[:-1] + "A",  # one char off
-        TokenSigner("another-secret-entirely").unsubscribe("daily", victim, "victim@example.org"),
+        TokenSigner("another-secret-entirely-0f1e2d3c4b5a").unsubscribe(
+            "daily", victim, "victim@example.org"
+        ),
         signer.unsubscribe("weekly", victim, "victim@example.org"),  # another list's token
         signer.confirm("daily", victim, "victim@example.org", world.clock()),  # wrong purpose
         "daily.1.notatoken",
