@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distributor import errors, ingest, wakeup
+from distributor import errors, ingest, language, ledger, wakeup
 from distributor.config import AppConfig
 from distributor.store import Store
 from distributor.types import ArticleDraft
@@ -27,8 +29,20 @@ def options_for(app: AppConfig, store: Store, **cli: object) -> ingest.IngestOpt
         now=store.clock(),
         zone=app.zone,
         max_bytes=app.max_article_bytes,
+        default_language=app.default_language,
         **cli,  # type: ignore[arg-type]
     )
+
+
+async def with_language(item: ingest.Parsed) -> ArticleDraft:
+    """The story's draft, its language detected from its text when the editor gave none.
+
+    Detection that is not sure keeps the configuration's default language.
+    """
+    if item.language_given:
+        return item.draft
+    found = await asyncio.to_thread(language.detect_story, item.draft.title, item.draft.body)
+    return dataclasses.replace(item.draft, language=found) if found else item.draft
 
 
 async def queue_files(
@@ -38,15 +52,17 @@ async def queue_files(
     outcome = QueueOutcome()
     for path in paths:
         try:
-            parsed = ingest.read_file(path, options)
+            found = ingest.read_stories(path, options)
         except errors.IngestError as exc:
             outcome.refused.append(str(exc))
             continue
-        for item in parsed:
+        outcome.refused.extend(found.problems)  # a bad entry of a list; the good ones go on
+        for item in found.stories:
             outcome.notes.extend(item.notes)
-            result = await store.add_article(item.draft)
+            draft = await with_language(item)
+            result = await store.add_article(draft)
             if result.created:
-                outcome.queued.append((str(path), result.article_id, item.draft))
+                outcome.queued.append((str(path), result.article_id, draft))
             else:
                 outcome.duplicates.append((str(path), result.article_id))
     if outcome.queued:
@@ -59,12 +75,12 @@ async def correct(store: Store, article_id: int, path: Path, options: ingest.Ing
     parsed = ingest.read_file(path, options)
     if len(parsed) != 1:
         raise errors.IngestError(f"{path}: a correction must hold exactly one story")
-    edits = await store.correct_article(article_id, parsed[0].draft)
+    edits = await ledger.Ledger(store).correct(article_id, parsed[0].draft)
     await wakeup.notify(store)
     return edits
 
 
 async def retract(store: Store, article_id: int) -> int:
-    deletes = await store.retract_article(article_id)
+    deletes = await ledger.Ledger(store).retract(article_id)
     await wakeup.notify(store)
     return deletes

@@ -28,11 +28,18 @@ from distributor.alerts import Alerter
 from distributor.clock import Clock, utcnow
 from distributor.configload import LoadedConfig
 from distributor.dispatch import Dispatcher, TickReport
+from distributor.feeds import poller as feed_poller
+from distributor.feeds.fetch import FeedClient
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
 from distributor.store import Store
 
 log = logging.getLogger("distributor.service")
+
+# How often the scheduler asks which feeds are due (each feed keeps its own interval); the
+# jitter keeps workers started together from asking together.
+FEED_TICK_SECONDS = 30.0
+FEED_TICK_JITTER_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class _Running:
     adapters: dict[str, ChannelAdapter]
     dispatcher: Dispatcher
     resources: contextlib.AsyncExitStack
+    feed_client: FeedClient
 
 
 def worker_id() -> str:
@@ -76,6 +84,8 @@ class Service:
         async with contextlib.AsyncExitStack() as stack:
             store = await Store.open(self.app.store, clock=self.clock)
             stack.push_async_callback(store.close)
+            feed_client = FeedClient(clock=self.clock)
+            stack.push_async_callback(feed_client.aclose)
             redis_url = self.app.redis.url.get_secret_value() if self.app.redis else None
             pacer = Pacer.for_redis(redis_url)
             stack.push_async_callback(pacer.aclose)
@@ -101,7 +111,9 @@ class Service:
                 owner=self.owner,
                 alerter=Alerter(adapters.get(alerts) if alerts else None, self.clock),
             )
-            self._running = _Running(store, adapters, dispatcher, stack.pop_all())
+            self._running = _Running(
+                store, adapters, dispatcher, stack.pop_all(), feed_client=feed_client
+            )
         return dispatcher
 
     async def close(self) -> None:
@@ -118,6 +130,7 @@ class Service:
         dispatcher = await self.start()
         try:
             await self._reap()
+            await self.poll_feeds()  # what the feeds have new goes out in this run too
             return await dispatcher.run_until_idle()
         finally:
             await self.close()
@@ -128,6 +141,17 @@ class Service:
         total = TickReport()
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(self._wake, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
+        if self.app.feeds:
+            scheduler.add_job(
+                self.poll_feeds,
+                "interval",
+                seconds=FEED_TICK_SECONDS,
+                jitter=FEED_TICK_JITTER_SECONDS,
+                id="feeds",
+                max_instances=1,  # a long poll is never overlapped by the next tick
+                coalesce=True,
+                next_run_time=self.clock(),  # the first poll right away
+            )
         scheduler.add_job(
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
         )
@@ -170,6 +194,40 @@ class Service:
         # A coroutine, so APScheduler runs it on the event loop: asyncio.Event is not
         # thread-safe, and a plain function would run in the scheduler's thread pool.
         self.wake.set()
+
+    async def poll_feeds(self) -> list[feed_poller.PollOutcome]:
+        """Poll every due feed: new items are queued, changed ones corrected if the feed says
+        so, and the admins hear when a feed breaks or comes back."""
+        if self._running is None or not self.app.feeds:
+            return []
+        running = self._running
+        try:
+            outcomes = await feed_poller.poll_due(
+                running.store,
+                self.app.feeds,
+                owner=self.owner,
+                clock=self.clock,
+                client=running.feed_client,
+                settings=feed_poller.PollSettings(default_language=self.app.default_language),
+            )
+        except Exception:  # the store is down: the next tick tries again
+            log.exception("polling the feeds failed")
+            return []
+        ledger = Ledger(running.store)
+        for outcome in outcomes:
+            for article_id, draft in outcome.corrections:
+                try:
+                    await ledger.correct(article_id, draft)
+                except (LookupError, ValueError) as exc:  # retracted or deleted meanwhile
+                    log.warning(
+                        "feed %s: story #%d not corrected: %s", outcome.feed, article_id, exc
+                    )
+            if outcome.alert is not None:
+                await running.dispatcher.alerter.notify(outcome.alert.title, outcome.alert.detail)
+        if any(o.queued or o.corrections for o in outcomes):
+            self.wake.set()
+            await wakeup.notify(running.store)  # and the other workers
+        return outcomes
 
     async def _reap(self) -> None:
         if self._running is None:
