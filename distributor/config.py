@@ -10,47 +10,98 @@ import re
 import zoneinfo
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# Every command compiles the boilerplate patterns: a 10 MB one cost seconds and gigabytes.
+MAX_BOILERPLATE_PATTERNS = 50
+MAX_BOILERPLATE_PATTERN_CHARS = 500
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Here, not at the top: FeedConfig extends Strict (the feeds package loads this module first).
+from distributor.feeds.config import FeedConfig, duplicate_names  # noqa: E402
+
+
 class StoreConfig(Strict):
     """Where articles and deliveries live. SQLite paths are relative to the working directory."""
 
-    url: str = "sqlite+aiosqlite:///distributor.sqlite3"
-    echo: bool = False
+    url: str = Field(
+        default="sqlite+aiosqlite:///distributor.sqlite3",
+        description="SQLAlchemy URL: `sqlite+aiosqlite:///file.sqlite3` (relative to the working "
+        "directory) or `postgresql+asyncpg://user@host/db` (`postgresql+psycopg://` works too)",
+    )
+    echo: bool = Field(default=False, description="log every SQL statement (debugging only)")
 
 
 class RedisConfig(Strict):
     """Shared rate limits across workers (optional)."""
 
-    url: SecretStr
+    url: SecretStr = Field(
+        description="`redis://host:6379/0`: every worker counts the platforms' rate limits there"
+    )
 
 
 class DispatchConfig(Strict):
-    tick_seconds: float = Field(default=5.0, gt=0, description="safety-net poll interval")
-    batch_size: int = Field(default=100, ge=1, le=10_000)
-    concurrency: int = Field(default=16, ge=1, le=1024)
-    lease_seconds: float = Field(default=60.0, ge=5)
-    max_attempts: int = Field(default=8, ge=1, le=100)
-    backoff_base_seconds: float = Field(default=5.0, gt=0)
-    backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    """How workers claim, send and retry deliveries."""
+
+    tick_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="safety-net poll interval; new stories wake the workers at once anyway",
+    )
+    batch_size: int = Field(default=100, ge=1, le=10_000, description="deliveries claimed per pass")
+    concurrency: int = Field(default=16, ge=1, le=1024, description="channels served side by side")
+    lease_seconds: float = Field(
+        default=60.0,
+        ge=5,
+        description="a dead worker's deliveries are taken over after this (renewed every third of "
+        "it while a batch is sent)",
+    )
+    max_attempts: int = Field(
+        default=8, ge=1, le=100, description="failed attempts after which a delivery is `dead`"
+    )
+    backoff_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="the first retry comes after half to all of this; the delay doubles with "
+        'each attempt ("equal jitter")',
+    )
+    backoff_max_seconds: float = Field(default=3600.0, gt=0, description="the cap on that delay")
 
 
 class SummaryConfig(Strict):
     """How much of the story a post carries, and what boilerplate never belongs in it."""
 
-    max_chars: int | None = Field(default=600, ge=40)
-    boilerplate: tuple[str, ...] = ()
+    max_chars: int | None = Field(
+        default=600,
+        ge=40,
+        description="the longest summary a post carries (each platform's own limit applies too)",
+    )
+    boilerplate: tuple[str, ...] = Field(
+        default=(),
+        description="extra regular expressions (case-insensitive) for closing promo paragraphs "
+        f"to leave out of summaries; at most {MAX_BOILERPLATE_PATTERNS} patterns of "
+        f"{MAX_BOILERPLATE_PATTERN_CHARS} characters each",
+    )
 
     @field_validator("boilerplate")
     @classmethod
     def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        # Sizes first: compiling a huge pattern is exactly the cost the caps exist to avoid.
+        if len(patterns) > MAX_BOILERPLATE_PATTERNS:
+            raise ValueError(
+                f"at most {MAX_BOILERPLATE_PATTERNS} patterns are allowed, not {len(patterns)}"
+            )
+        for index, pattern in enumerate(patterns):
+            if len(pattern) > MAX_BOILERPLATE_PATTERN_CHARS:
+                raise ValueError(
+                    f"pattern [{index}] is {len(pattern)} characters long; "
+                    f"at most {MAX_BOILERPLATE_PATTERN_CHARS} are allowed"
+                )
         for pattern in patterns:
             try:
                 re.compile(pattern)
@@ -60,10 +111,14 @@ class SummaryConfig(Strict):
 
 
 class PromoLinkConfig(Strict):
-    label: str = Field(min_length=1, max_length=100)
-    url: str
+    """One link of the invitation."""
+
+    label: str = Field(min_length=1, max_length=100, description="the link's text")
+    url: str = Field(description="public http(s) invite or subscribe URL, or a `mailto:` address")
     channel: str | None = Field(
-        default=None, description="the configured channel this link invites to"
+        default=None,
+        description="the configured channel this link invites to: left out of that channel's "
+        "own posts",
     )
 
     @field_validator("url")
@@ -77,8 +132,13 @@ class PromoLinkConfig(Strict):
 class PromoConfig(Strict):
     """The "join our channels" invitation: one text per language (or one for all)."""
 
-    text: str | dict[str, str] = "Join us on our other channels:"
-    links: tuple[PromoLinkConfig, ...] = ()
+    text: str | dict[str, str] = Field(
+        default="Join us on our other channels:",
+        description="the invitation: one string, or one per language code (`en` is the fallback)",
+    )
+    links: tuple[PromoLinkConfig, ...] = Field(
+        default=(), description="the links that follow the invitation, in order"
+    )
 
     def text_for(self, language: str) -> str:
         if isinstance(self.text, str):
@@ -89,11 +149,15 @@ class PromoConfig(Strict):
 class Filters(Strict):
     """Which articles a channel takes. Empty lists mean "no constraint"."""
 
-    tags: tuple[str, ...] = Field(default=(), description="at least one of these tags")
-    exclude_tags: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    min_priority: int | None = None
-    max_priority: int | None = None
+    tags: tuple[str, ...] = Field(
+        default=(), description="the story must carry at least one of these tags"
+    )
+    exclude_tags: tuple[str, ...] = Field(
+        default=(), description="a story carrying any of these tags is left out"
+    )
+    languages: tuple[str, ...] = Field(default=(), description="language codes the channel takes")
+    min_priority: int | None = Field(default=None, description="the lowest priority taken")
+    max_priority: int | None = Field(default=None, description="the highest priority taken")
 
     def matches(self, tags: tuple[str, ...] | list[str], language: str, priority: int) -> bool:
         tagset = {t.lower() for t in tags}
@@ -111,20 +175,32 @@ class Filters(Strict):
 class ChannelConfig(Strict):
     """Keys every channel has; each platform's model adds its own."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    platform: str
-    enabled: bool = True
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="your name for the channel (`[a-z0-9_-]`): logs, `status`, promo links, alerts",
+    )
+    platform: str = Field(description="`telegram`, `discord`, `email`, or an installed plugin's")
+    enabled: bool = Field(default=True, description="a disabled channel takes no new stories")
     dry_run: bool = Field(
         default=False, description="write what would be sent to the outbox folder instead"
     )
-    template: str | None = Field(default=None, description="template path; default per platform")
-    filters: Filters = Filters()
+    template: str | None = Field(
+        default=None,
+        description="template path, looked up next to the config file first; default per platform",
+    )
+    filters: Filters = Field(
+        default=Filters(), description="which stories the channel takes (all, when empty)"
+    )
     in_doubt: Literal["resend", "skip"] = Field(
         default="resend",
         description="a send a crash left unknown: post again (at-least-once) or not (at-most-once)",
     )
-    summary_max_chars: int | None = Field(default=None, ge=40)
-    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    summary_max_chars: int | None = Field(
+        default=None, ge=40, description="overrides `summary.max_chars` for this channel"
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=100, description="overrides `dispatch.max_attempts` for this channel"
+    )
 
     def describe_target(self) -> str:
         """Where posts go, safe to print (never a secret)."""
@@ -137,30 +213,89 @@ DEVELOPMENT_WEB_SECRET = "insecure-development-secret-change-me"  # noqa: S105 (
 class WebConfig(Strict):
     """The web service: readers' pages of the platforms (email), later the desk and the API."""
 
-    base_url: str = "http://127.0.0.1:8080"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    secret: SecretStr = SecretStr(DEVELOPMENT_WEB_SECRET)
+    base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="the public address readers reach (https for real mail: RFC 8058 one-click)",
+    )
+    host: str = Field(default="127.0.0.1", description="what `distributor web` listens on")
+    port: int = Field(default=8080, ge=0, le=65535, description="the port it listens on")
+    secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_WEB_SECRET),
+        # The reference never prints a secret, not even this published one.
+        json_schema_extra={"reference_default": "development default (refused for real mail)"},
+        description="signs every link readers click: 32 characters or more when an email channel "
+        "is configured, and real sends refuse the development default; rotating it invalidates "
+        "the links already mailed unless the old value is kept in `previous_secrets`",
+    )
+    previous_secrets: tuple[SecretStr, ...] = Field(
+        default=(),
+        description="former values of `secret`, accepted to verify links already mailed but "
+        "never used to sign new ones: after a rotation, list the old secret here for a grace "
+        "period (confirmation links expire within `confirm_expiry_days`; unsubscribe links live "
+        "in mailboxes for as long as readers keep them, so keep it at least a few months), then "
+        "remove it. Each must be 32 characters or more, like `secret`",
+    )
 
 
 class AlertsConfig(Strict):
-    channel: str | None = Field(default=None, description="channel that receives admin alerts")
+    """Where admins hear about paused channels and dead deliveries."""
+
+    channel: str | None = Field(
+        default=None,
+        description="the channel (any platform) that receives admin alerts; it takes no stories",
+    )
 
 
 class AppConfig(Strict):
-    version: Literal[1]
-    timezone: str = "UTC"
-    store: StoreConfig = StoreConfig()
-    redis: RedisConfig | None = None
-    outbox_dir: str = "outbox"
-    dispatch: DispatchConfig = DispatchConfig()
-    summary: SummaryConfig = SummaryConfig()
-    labels: dict[str, dict[str, str]] = Field(default_factory=dict)
-    promo: PromoConfig | None = None
-    alerts: AlertsConfig = AlertsConfig()
-    web: WebConfig = WebConfig()
-    max_article_bytes: int = Field(default=1_000_000, ge=1_000)
-    channels: tuple[ChannelConfig, ...] = ()
+    """The whole file."""
+
+    version: Literal[1] = Field(description="always `1`")
+    timezone: str = Field(
+        default="UTC",
+        description="zone of naive times in `queue --at` and front matter (e.g. `Europe/Paris`)",
+    )
+    store: StoreConfig = Field(default=StoreConfig(), description="where the queue lives")
+    redis: RedisConfig | None = Field(
+        default=None,
+        description="share rate limits between workers; without it each worker paces itself",
+    )
+    outbox_dir: str = Field(
+        default="outbox", description="where dry-run channels write, one folder per channel"
+    )
+    dispatch: DispatchConfig = Field(
+        default=DispatchConfig(), description="claiming, leases and retries"
+    )
+    summary: SummaryConfig = Field(
+        default=SummaryConfig(), description="how much of the story a post carries"
+    )
+    labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="the product's own words per language, e.g. `fr: {read_more: Lire la suite}`; "
+        "built in for en, fr, de, es",
+    )
+    promo: PromoConfig | None = Field(
+        default=None,
+        description='the "join our channels" invitation that ends every post',
+    )
+    alerts: AlertsConfig = Field(default=AlertsConfig(), description="admin alerts")
+    web: WebConfig = Field(
+        default=WebConfig(), description="the web service: readers' subscription pages"
+    )
+    max_article_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="larger story files are refused by `queue`"
+    )
+    channels: tuple[ChannelConfig, ...] = Field(
+        default=(), description="where stories go; each platform adds its own keys"
+    )
+    default_language: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2,3}$",
+        description="language of a story that does not give its own and whose language "
+        "cannot be told from its text",
+    )
+    feeds: tuple[FeedConfig, ...] = Field(
+        default=(), description="newsroom feeds (RSS, Atom, JSON Feed) whose new items are queued"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -170,6 +305,13 @@ class AppConfig(Strict):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {name!r}") from exc
         return name
+
+    @model_validator(mode="after")
+    def _unique_feed_names(self) -> AppConfig:
+        problems = duplicate_names(self.feeds)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -26,26 +26,65 @@ def utf16_units(text: str) -> int:
 
 
 class DiscordChannelConfig(ChannelConfig):
-    platform: Literal["discord"]
-    mode: Literal["webhook", "bot"] = "webhook"
-    webhook_url: SecretStr | None = None
-    thread_id: int | None = Field(default=None, description="post into this thread (webhook mode)")
-    username: str | None = Field(default=None, min_length=1, max_length=80)
-    avatar_url: str | None = None
-    token: SecretStr | None = Field(default=None, description="bot token (bot mode)")
-    channel_id: int | None = Field(default=None, description="channel or thread id (bot mode)")
+    """A Discord channel, posted to through a webhook or by a bot, over REST only."""
+
+    platform: Literal["discord"] = Field(description="selects this platform")
+    mode: Literal["webhook", "bot"] = Field(
+        default="webhook", description="post through a webhook, or as a bot"
+    )
+    webhook_url: SecretStr | None = Field(
+        default=None,
+        description="webhook mode: `https://discord.com/api/webhooks/<id>/<token>`, e.g. "
+        "`${DISCORD_WEBHOOK_URL}`; required unless `dry_run`, its shape checked always",
+    )
+    thread_id: int | None = Field(
+        default=None, description="webhook mode: post into this thread of the webhook's channel"
+    )
+    username: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="webhook mode: the name shown on the posts (the webhook's own if unset)",
+    )
+    avatar_url: str | None = Field(
+        default=None,
+        description="webhook mode: the picture shown on the posts (the webhook's own if unset)",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="bot mode: the bot token, e.g. `${DISCORD_BOT_TOKEN}`"
+    )
+    channel_id: int | None = Field(
+        default=None, description="bot mode: the channel or thread to post in"
+    )
     api_base_url: str | None = Field(
         default=None,
-        description="API root for every Discord channel of the process, e.g. an HTTP proxy",
+        description="API root, e.g. an HTTP proxy's `https://proxy/api/v10`; one per process, so "
+        "every live Discord channel must agree",
     )
-    colour: int = Field(default=0x1F6FEB, ge=0, le=0xFFFFFF)
-    source_name: str | None = Field(default=None, max_length=AUTHOR_LIMIT)
-    source_url: str | None = None
-    footer: str | None = Field(default=None, max_length=FOOTER_LIMIT)
+    colour: int = Field(
+        default=0x1F6FEB,
+        ge=0,
+        le=0xFFFFFF,
+        description="embed colour, `#RRGGBB` or an integer",
+        json_schema_extra={"reference_default": '`"#1f6feb"`'},
+    )
+    source_name: str | None = Field(
+        default=None,
+        max_length=AUTHOR_LIMIT,
+        description=f"the embed's author line (at most {AUTHOR_LIMIT} UTF-16 units)",
+    )
+    source_url: str | None = Field(default=None, description="the author line's link")
+    footer: str | None = Field(
+        default=None,
+        max_length=FOOTER_LIMIT,
+        description=f"the embed's footer (at most {FOOTER_LIMIT} UTF-16 units)",
+    )
     mention_role: int | None = Field(
         default=None, description="role pinged for breaking news; the only mention ever allowed"
     )
-    mention_min_priority: int = Field(default=10, description="priority that counts as breaking")
+    mention_min_priority: int = Field(
+        default=10, description="a story with at least this priority pings `mention_role`"
+    )
     request_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="one HTTP request; a slower answer is retried"
     )
@@ -105,15 +144,19 @@ class DiscordChannelConfig(ChannelConfig):
                     f"{', '.join(webhook_only)}: webhook mode only (in bot mode, "
                     "put a thread's id in channel_id)"
                 )
+        # A target that is given is checked in a dry run too: a dry run must not pass a URL
+        # that the live channel would refuse. Only its absence is allowed there.
+        if self.webhook_url is not None and not WEBHOOK_URL.match(
+            self.webhook_url.get_secret_value()
+        ):
+            raise ValueError(
+                "webhook_url must look like https://discord.com/api/webhooks/<id>/<token>"
+            )
         if self.dry_run:
             return self
         if self.mode == "webhook":
             if self.webhook_url is None:
                 raise ValueError("webhook mode needs webhook_url (e.g. ${DISCORD_WEBHOOK_URL})")
-            if not WEBHOOK_URL.match(self.webhook_url.get_secret_value()):
-                raise ValueError(
-                    "webhook_url must look like https://discord.com/api/webhooks/<id>/<token>"
-                )
         elif self.token is None or self.channel_id is None:
             raise ValueError("bot mode needs token (e.g. ${DISCORD_BOT_TOKEN}) and channel_id")
         return self

@@ -15,48 +15,75 @@ DEFAULT_TEMPLATE = "telegram/article.html.j2"
 class LinkPreview(Strict):
     """The preview of the story's link under a text post (photo posts have none)."""
 
-    enabled: bool = True
-    prefer_large_media: bool = False
-    show_above_text: bool = False
+    enabled: bool = Field(default=True, description="show the preview under text posts")
+    prefer_large_media: bool = Field(default=False, description="a large picture in the preview")
+    show_above_text: bool = Field(default=False, description="the preview above the text")
 
 
 class TelegramRates(Strict):
-    """Pacing below Telegram's flood limits (PLATFORMS.md §1.6); lower them, never raise them.
+    """Pacing below Telegram's flood limits; lower them, never raise them.
 
     ``safety_margin`` is the share of each limit left unused: the pacer measures time on this
     machine, Telegram on its own, and the request latency between the two must not turn a
     paced burst into a 429.
     """
 
-    per_bot_per_second: int = Field(default=30, ge=1, description="all chats of one bot token")
-    per_group_per_minute: int = Field(default=20, ge=1, description="each group or channel")
-    per_chat_per_second: int = Field(default=1, ge=1, description="each chat")
-    safety_margin: float = Field(default=0.1, ge=0.0, le=0.5)
+    per_bot_per_second: int = Field(
+        default=30, ge=1, description="messages a second for all chats of one bot token together"
+    )
+    per_group_per_minute: int = Field(
+        default=20, ge=1, description="messages a minute in each group, supergroup or channel"
+    )
+    per_chat_per_second: int = Field(default=1, ge=1, description="messages a second in each chat")
+    safety_margin: float = Field(
+        default=0.1, ge=0.0, le=0.5, description="share of every limit left unused"
+    )
 
 
 class TelegramTimeouts(Strict):
     """Seconds python-telegram-bot waits on the Bot API (its defaults are 5, 5, 5 and 1)."""
 
-    connect: float = Field(default=5.0, gt=0)
-    read: float = Field(default=10.0, gt=0, description="a send that times out here is in doubt")
-    write: float = Field(default=10.0, gt=0)
+    connect: float = Field(default=5.0, gt=0, description="opening a connection")
+    read: float = Field(
+        default=10.0, gt=0, description="waiting for the answer; a send that times out is in doubt"
+    )
+    write: float = Field(default=10.0, gt=0, description="sending the request")
     pool: float = Field(default=5.0, gt=0, description="waiting for a free connection")
 
 
 class TelegramChannelConfig(ChannelConfig):
-    platform: Literal["telegram"]
-    token: SecretStr | None = None
-    chat: str = Field(description="@channelname or numeric chat id")
-    topic: int | None = Field(default=None, description="forum topic (message_thread_id)")
-    link_preview: LinkPreview = LinkPreview()
-    disable_notification: bool = False
-    protect_content: bool = False
-    images: bool = Field(default=True, description="post stories with an image as a photo")
-    api_base_url: str | None = Field(
-        default=None, description="self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot"
+    """A Telegram channel, group, forum topic or private chat, posted to by a bot."""
+
+    platform: Literal["telegram"] = Field(description="selects this platform")
+    token: SecretStr | None = Field(
+        default=None,
+        description="the bot token from @BotFather, e.g. `${TELEGRAM_BOT_TOKEN}`; required "
+        "unless `dry_run`",
     )
-    rates: TelegramRates = TelegramRates()
-    timeouts: TelegramTimeouts = TelegramTimeouts()
+    chat: str = Field(
+        description='`@username` or the numeric chat id (quote it: `"-1001234567890"`)'
+    )
+    topic: int | None = Field(
+        default=None, description="forum topic id (`message_thread_id`); none for General"
+    )
+    link_preview: LinkPreview = Field(
+        default=LinkPreview(), description="the preview of the story's link under text posts"
+    )
+    disable_notification: bool = Field(default=False, description="post silently")
+    protect_content: bool = Field(default=False, description="forbid forwarding and saving")
+    images: bool = Field(
+        default=True, description="stories with an image go out as a photo with a caption"
+    )
+    api_base_url: str | None = Field(
+        default=None,
+        description="your own Bot API server, up to `/bot`, e.g. `http://127.0.0.1:8081/bot`",
+    )
+    rates: TelegramRates = Field(
+        default=TelegramRates(), description="pacing below Telegram's flood limits"
+    )
+    timeouts: TelegramTimeouts = Field(
+        default=TelegramTimeouts(), description="seconds to wait on the Bot API"
+    )
 
     @field_validator("chat", mode="before")
     @classmethod

@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from distributor import errors
-from distributor.config import Filters
+from distributor.config import (
+    MAX_BOILERPLATE_PATTERN_CHARS,
+    MAX_BOILERPLATE_PATTERNS,
+    Filters,
+    SummaryConfig,
+)
 from distributor.configload import load_config
 from distributor.resources import config_dir
 
@@ -118,7 +123,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_unknown_template_and_template_syntax_error(tmp_path: Path) -> None:
-    (tmp_path / "broken.html.j2").write_text("<b>{{ title </b>", encoding="utf-8")
+    (tmp_path / "templates").mkdir()  # custom templates live in templates/ next to the config
+    (tmp_path / "templates" / "broken.html.j2").write_text("<b>{{ title </b>", encoding="utf-8")
     text = """\
 version: 1
 channels:
@@ -178,3 +184,66 @@ def test_filters(
     filters: Filters, tags: list[str], language: str, priority: int, expected: bool
 ) -> None:
     assert filters.matches(tags, language, priority) is expected
+
+
+def test_boilerplate_pattern_length_is_capped(tmp_path: Path) -> None:
+    # Unbalanced on purpose: the length is refused before anything tries to compile it.
+    too_long = "(" + "a" * MAX_BOILERPLATE_PATTERN_CHARS
+    text = f'version: 1\nsummary:\n  boilerplate:\n    - "(?i)^publicité"\n    - "{too_long}"\n'
+    path = write(tmp_path, text)
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:3: summary.boilerplate")
+    assert f"at most {MAX_BOILERPLATE_PATTERN_CHARS} are allowed" in problem
+    assert "pattern [1]" in problem and "invalid regular expression" not in problem
+
+
+def test_boilerplate_pattern_count_is_capped(tmp_path: Path) -> None:
+    patterns = "".join(f'    - "closing line {i}"\n' for i in range(MAX_BOILERPLATE_PATTERNS + 1))
+    path = write(tmp_path, f"version: 1\nsummary:\n  boilerplate:\n{patterns}")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:3: summary.boilerplate")
+    assert f"at most {MAX_BOILERPLATE_PATTERNS} patterns" in problem
+
+
+def test_boilerplate_at_the_caps_is_accepted() -> None:
+    longest = "a" * MAX_BOILERPLATE_PATTERN_CHARS
+    summary = SummaryConfig(boilerplate=(longest,) * MAX_BOILERPLATE_PATTERNS)
+    assert len(summary.boilerplate) == MAX_BOILERPLATE_PATTERNS
+
+
+def test_dry_run_channel_targets_are_validated_too(tmp_path: Path) -> None:
+    text = """\
+version: 1
+channels:
+  - name: hook
+    platform: discord
+    dry_run: true
+    webhook_url: "https://evil.example/hook"
+  - name: quiet
+    platform: discord
+    dry_run: true
+  - name: fine
+    platform: discord
+    dry_run: true
+    webhook_url: ${HOOK}
+"""
+    path = write(tmp_path, text)
+    [problem] = problems(path, {"HOOK": WEBHOOK})
+    assert problem.startswith(f"{path}:3: channels[0]") and "webhook_url must look like" in problem
+
+
+def test_a_bad_channel_is_reported_once_not_again_by_its_references(tmp_path: Path) -> None:
+    text = """\
+version: 1
+promo:
+  links: [{label: Telegram, url: "https://t.me/x", channel: tg}]
+alerts: {channel: admins}
+channels:
+  - {name: tg, platform: telegram, dry_run: true, chat: "not a chat"}
+  - {name: admins, platform: discord, webhook_url: "https://evil.example/hook"}
+"""
+    found = problems(write(tmp_path, text))
+    assert any("channels[0].chat" in p for p in found)
+    assert any("channels[1]" in p and "webhook_url must look like" in p for p in found)
+    assert not [p for p in found if "no channel named" in p], found
+    assert len(found) == 2, found
