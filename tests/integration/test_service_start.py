@@ -40,7 +40,7 @@ async def test_a_failing_adapter_closes_what_was_opened(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="not-a-folder"):
         await service.start()
     # The Discord adapter was closed: discord.py's API root is back to what it was.
-    assert discord.http.Route.BASE == original_root
+    assert original_root == discord.http.Route.BASE
     # Nothing is left half-open, and closing again is harmless.
     await service.close()
     with pytest.raises(RuntimeError, match="not started"):
@@ -71,4 +71,4 @@ async def test_a_started_service_closes_everything(tmp_path: Path) -> None:
     await service.start()
     assert discord.http.Route.BASE == "http://127.0.0.1:9/api/v10"
     await service.close()
-    assert discord.http.Route.BASE == original_root
+    assert original_root == discord.http.Route.BASE
