@@ -31,7 +31,7 @@ def test_wheel_runs_the_demo_outside_the_source_tree(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DISTRIBUTOR_CONFIG")}
     env["PYTHONPATH"] = str(site)  # the installed copy only, not the checkout
     probe = subprocess.run(
-        [sys.executable, "-c", "import distributor, channels; print(distributor.__file__)"],
+        [sys.executable, "-c", "import distributor, distributor_channels; print(distributor.__file__)"],
         cwd=workdir,
         env=env,
         capture_output=True,
