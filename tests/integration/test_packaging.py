@@ -30,8 +30,9 @@ def test_wheel_runs_the_demo_outside_the_source_tree(tmp_path: Path) -> None:
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DISTRIBUTOR_CONFIG")}
     env["PYTHONPATH"] = str(site)  # the installed copy only, not the checkout
+    script = "import distributor, distributor_channels; print(distributor.__file__)"
     probe = subprocess.run(
-        [sys.executable, "-c", "import distributor, distributor_channels; print(distributor.__file__)"],
+        [sys.executable, "-c", script],
         cwd=workdir,
         env=env,
         capture_output=True,
