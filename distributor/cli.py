@@ -123,6 +123,8 @@ def queue(
         echo(f"queued #{article_id}: {draft.title} ({draft.language}, publish {when})")
     for path, article_id in outcome.duplicates:
         echo(f"already queued as #{article_id}: {path} (nothing to do)")
+    for path, article_id, changed in outcome.updated:
+        echo(f"updated #{article_id} ({path}): {'; '.join(changed)}")
     for note in outcome.notes:
         echo(f"note: {note}", error=True)
     for problem in outcome.refused:

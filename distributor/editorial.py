@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distributor import errors, ingest, language, ledger, wakeup
+from distributor import errors, ingest, language, ledger, unsent, wakeup
 from distributor.config import AppConfig
-from distributor.store import Store
+from distributor.store import Queued, Store
 from distributor.types import ArticleDraft
 
 
@@ -20,8 +20,47 @@ class QueueOutcome:
 
     queued: list[tuple[str, int, ArticleDraft]] = field(default_factory=list)
     duplicates: list[tuple[str, int]] = field(default_factory=list)
+    updated: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    async def record(
+        self,
+        store: Store,
+        source: str,
+        result: Queued,
+        draft: ArticleDraft,
+        options: ingest.IngestOptions,
+    ) -> None:
+        """File one queue attempt: new, or already there (and maybe changed as the editor asks)."""
+        if result.created:
+            self.queued.append((source, result.article_id, draft))
+            return
+        changes = requested_changes(draft, options)
+        if changes is None:
+            self.duplicates.append((source, result.article_id))
+            return
+        revised = await unsent.revise_unsent(store, result.article_id, changes)
+        if revised.refused:
+            self.refused.append(
+                f"{source}: already queued as #{result.article_id}, but {revised.refused}"
+            )
+        elif revised.changed:
+            self.updated.append((source, result.article_id, revised.changed))
+        else:
+            self.duplicates.append((source, result.article_id))
+
+
+def requested_changes(draft: ArticleDraft, options: ingest.IngestOptions) -> unsent.Changes | None:
+    """What the editor asked for on the command line, as changes to an existing story."""
+    if not (options.language or options.tags or options.priority is not None or options.at):
+        return None
+    return unsent.Changes(
+        language=draft.language if options.language else None,
+        tags=draft.tags if options.tags else None,
+        priority=draft.priority if options.priority is not None else None,
+        publish_at=draft.publish_at if options.at else None,
+    )
 
 
 def options_for(app: AppConfig, store: Store, **cli: object) -> ingest.IngestOptions:
@@ -61,11 +100,8 @@ async def queue_files(
             outcome.notes.extend(item.notes)
             draft = await with_language(item)
             result = await store.add_article(draft)
-            if result.created:
-                outcome.queued.append((str(path), result.article_id, draft))
-            else:
-                outcome.duplicates.append((str(path), result.article_id))
-    if outcome.queued:
+            await outcome.record(store, str(path), result, draft, options)
+    if outcome.queued or outcome.updated:
         await wakeup.notify(store)
     return outcome
 

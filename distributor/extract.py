@@ -268,14 +268,10 @@ async def queue_urls(
             except errors.IngestError as exc:
                 outcome.refused.append(str(exc))
                 continue
-            result = await add(draft)
-            if result.created:
-                outcome.queued.append((url, result.article_id, draft))
-            else:
-                outcome.duplicates.append((url, result.article_id))
+            await outcome.record(store, url, await add(draft), draft, options)
     finally:
         if own_client:
             await http.aclose()
-    if outcome.queued:
+    if outcome.queued or outcome.updated:
         await wakeup.notify(store)
     return outcome

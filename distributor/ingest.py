@@ -24,7 +24,6 @@ from distributor.timeparse import as_aware, parse_when
 from distributor.types import ArticleDraft
 
 TITLE_MAX = 300
-_HTML_TAG = re.compile(r"</?[A-Za-z!][^>]*>|&[A-Za-z]+;|&#\d+;")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _FILENAME_LANGUAGE = re.compile(r"\.([a-z]{2})\.(?:txt|text|md|markdown|json)$")
 KNOWN_KEYS = frozenset(
@@ -184,8 +183,6 @@ def _finish(
     if "\n" in title.strip() or "\r" in title:
         raise errors.IngestError(f"{name}: the title contains a line break")
     title = " ".join(title.split())
-    if _HTML_TAG.search(title):
-        raise errors.IngestError(f"{name}: the title contains HTML markup; give it as plain text")
     if len(title) > TITLE_MAX:
         raise errors.IngestError(f"{name}: the title is {len(title)} characters (max {TITLE_MAX})")
     body = _text(fields.get("body"), "body", name).strip()

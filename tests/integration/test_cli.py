@@ -285,3 +285,17 @@ def test_preview_shows_each_channel_and_queues_nothing(tmp_path: Path, config_fi
     assert json.loads(status.stdout)["articles"] == []  # nothing was queued
     unknown = cli("preview", str(story), "--channel", "nope", "-c", str(config_file), cwd=tmp_path)
     assert unknown.returncode == 2
+
+
+def test_queueing_again_with_options_updates_the_story(tmp_path: Path, config_file: Path) -> None:
+    sample = samples_dir() / "pont-saone.fr.txt"
+    assert cli("queue", "-c", str(config_file), str(sample), cwd=tmp_path).returncode == 0
+    again = cli(
+        "queue", "-c", str(config_file), "--language", "de", "--priority", "7", str(sample),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert f"updated #1 ({sample}): language: fr → de; priority: 0 → 7" in again.stdout
+    shown = json.loads(cli("status", "-c", str(config_file), "--json", cwd=tmp_path).stdout)
+    [article] = shown["articles"]
+    assert article["language"] == "de" and article["priority"] == 7

@@ -117,7 +117,6 @@ def test_same_text_gives_the_same_dedup_key(tmp_path: Path) -> None:
         ("latin1.txt", "Caf\xe9\n\nbody".encode("latin-1"), "not UTF-8"),
         ("badurl.json", '{"title": "T", "body": "B", "url": "javascript:alert(1)"}', "not a valid"),
         ("crlf.json", '{"title": "T\\r\\nBcc: x@y", "body": "B"}', "line break"),
-        ("html.json", '{"title": "<b>T</b>", "body": "B"}', "HTML markup"),
         ("badjson.json", '{"title": ', "invalid JSON"),
         ("badprio.json", '{"title": "T", "body": "B", "priority": "high"}', "priority"),
         ("badtime.json", '{"title": "T", "body": "B", "publish_at": "someday"}', "publish time"),
@@ -144,3 +143,11 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         read_file(tmp_path / "nope.txt", options())
     with pytest.raises(errors.IngestError, match="directory"):
         read_file(tmp_path, options())
+
+
+def test_a_plain_text_title_is_text_even_with_ampersands_and_angle_brackets(
+    tmp_path: Path,
+) -> None:
+    title = "Procter & Gamble, AT&T and <Big> Tech: the Q3 earnings in 5 charts"
+    path = write(tmp_path, "q3.json", json.dumps({"title": title, "body": "Earnings rose."}))
+    assert read_file(path, options())[0].draft.title == title

@@ -89,3 +89,20 @@ def test_previews_are_what_the_platform_shows(tmp_path: Path) -> None:
     mail = message_from_bytes(email.payload)
     assert mail["Subject"] is not None
     assert email.text.startswith("Subject: La passerelle de Lyon rouvre")
+
+
+def test_a_title_with_markup_characters_is_shown_literally_everywhere(tmp_path: Path) -> None:
+    title = "Procter & Gamble, AT&T and <Big> Tech: the Q3 earnings in 5 charts"
+    story = ArticleDraft(
+        title=title, body="Earnings rose. Charts follow.", publish_at=NOW, language="en"
+    )
+    loaded = write_config(tmp_path, config(tmp_path))
+    previews = {p.channel: p.post for p in preview_story(loaded.app, loaded.renderer(), story, NOW)}
+    telegram, discord, email = previews["telegram"], previews["discord"], previews["email"]
+    assert telegram is not None and discord is not None and email is not None
+    assert title in telegram.text  # after Telegram parses the HTML: the escaping made it inert
+    assert "&lt;Big&gt;" in json.loads(telegram.payload)["params"]["text"]
+    assert json.loads(discord.payload)["payload"]["embeds"][0]["title"] == title
+    subject, plain, html = parts(email.payload)
+    assert subject == title and title in plain
+    assert "&lt;Big&gt;" in html and "<Big>" not in html
