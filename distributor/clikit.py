@@ -219,6 +219,31 @@ class RootGroup(Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self._platform_commands()})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing a platform command by its declared one-liner, not by importing it: `--help`
+        # would otherwise load the platform's tables and client code.
+        from distributor import registry
+
+        declared: dict[str, str] = {}
+        for spec in registry.installed():
+            for name, line in spec.command_help.items():
+                declared.setdefault(name, line)
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is not None:
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(formatter.width)))
+            elif name in declared:
+                rows.append((name, declared[name]))
+            else:
+                loaded = self.get_command(ctx, name)
+                if loaded is not None and not loaded.hidden:
+                    rows.append((name, loaded.get_short_help_str(formatter.width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         built_in = self.commands.get(cmd_name)
         if built_in is not None:

@@ -75,6 +75,8 @@ class PlatformSpec:
         builder: the pure payload builder for a channel.
         adapter: the live transport for a channel.
         commands: CLI command name → ``"module:attribute"`` of a click command, loaded lazily.
+        command_help: CLI command name → the one line ``--help`` lists it with, so that the
+            listing imports none of the platform's command code.
         models: a module declaring the platform's tables on ``distributor.models.Base``.
         migrations: a package holding the platform's Alembic versions, its own branch.
         web_routes: ``"module:function"``; the function takes a ``web.WebContext`` and returns
@@ -90,6 +92,7 @@ class PlatformSpec:
     adapter: Callable[[ChannelConfig, PayloadBuilder, AdapterContext], ChannelAdapter]
     preview: Previewer
     commands: Mapping[str, str] = field(default_factory=dict)
+    command_help: Mapping[str, str] = field(default_factory=dict)
     models: str | None = None
     migrations: str | None = None
     web_routes: str | None = None

@@ -14,8 +14,6 @@ from distributor_channels.email.config import (
     WEB_TEMPLATES,
     EmailChannelConfig,
 )
-from distributor_channels.email.payload import EmailPayloads
-from distributor_channels.email.preview import preview
 from distributor_channels.email.tokens import MIN_SECRET_CHARS
 
 
@@ -63,11 +61,12 @@ def strong_web_secrets(
 SPEC = platform_spec(
     "email",
     EmailChannelConfig,
-    EmailPayloads,
+    "distributor_channels.email.payload:EmailPayloads",
     adapter="distributor_channels.email.adapter:EmailAdapter",
     templates=_templates,
-    preview=preview,
+    preview="distributor_channels.email.preview:preview",
     commands={"subscribers": "distributor_channels.email.cli:subscribers"},
+    command_help={"subscribers": "Email subscribers: add, import, list, remove, export."},
     models="distributor_channels.email.models",
     migrations="distributor_channels.email.migrations",
     web_routes="distributor_channels.email.web:routes",
