@@ -32,14 +32,16 @@ from distributor.feeds import poller as feed_poller
 from distributor.feeds.fetch import FeedClient
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
-from distributor.store import Store
+from distributor.store import Queued, Store
+from distributor.types import ArticleDraft
 
 log = logging.getLogger("distributor.service")
 
-# How often the scheduler asks which feeds are due (each feed keeps its own interval); the
-# jitter keeps workers started together from asking together.
-FEED_TICK_SECONDS = 30.0
-FEED_TICK_JITTER_SECONDS = 5.0
+# How often the scheduler asks which feeds are due (each feed keeps its own interval): a feed is
+# polled at most this late. Asking is one indexed query. The jitter keeps workers started
+# together from asking together.
+FEED_TICK_SECONDS = 5.0
+FEED_TICK_JITTER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,15 @@ class Service:
         if self._running is None or not self.app.feeds:
             return []
         running = self._running
+
+        async def queue_and_wake(draft: ArticleDraft) -> Queued:
+            # Each story goes out as soon as it is queued, not when the slowest feed of this
+            # round has answered.
+            queued = await running.store.add_article(draft)
+            if queued.created:
+                self.wake.set()
+            return queued
+
         try:
             outcomes = await feed_poller.poll_due(
                 running.store,
@@ -208,6 +219,7 @@ class Service:
                 owner=self.owner,
                 clock=self.clock,
                 client=running.feed_client,
+                queue=queue_and_wake,
                 settings=feed_poller.PollSettings(default_language=self.app.default_language),
             )
         except Exception:  # the store is down: the next tick tries again
