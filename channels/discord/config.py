@@ -92,7 +92,8 @@ class DiscordChannelConfig(ChannelConfig):
         default=30.0,
         ge=0,
         le=3600,
-        description="sleep through a shorter 429 in place; a longer one is retried later",
+        description="a 429 up to this long holds the channel's next request in place; a longer "
+        "one is reported at once and the delivery retried later",
     )
     requests_per_second: int = Field(
         default=45, ge=1, le=50, description="pace under Discord's global 50 requests/s"
