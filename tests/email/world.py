@@ -16,6 +16,7 @@ from distributor.pacing import Pacer
 from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import DeliveryTicket, RenderedMessage
+from distributor_channels.email import confirmqueue
 from distributor_channels.email.adapter import EmailAdapter
 from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.models import SubscriberStatus
@@ -107,6 +108,12 @@ class World:
             store=self.store,
             progress=progress,
         )
+
+    async def send_confirmations(self) -> int:
+        """What a worker's background tick does: mail the queued confirmation emails."""
+        work = confirmqueue.background(self.context(), "test-worker", dry_run=False)
+        assert work is not None
+        return await work.run_due()
 
     def adapter(self, progress: ProgressSink | None = None, **changes: Any) -> EmailAdapter:
         channel = self.channel.model_copy(update=changes) if changes else self.channel
