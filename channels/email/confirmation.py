@@ -82,10 +82,10 @@ class ConfirmationMailer:
         msg["Subject"] = " ".join(subject.split())
         msg["Date"] = format_datetime(self.clock())
         msg["Message-ID"] = make_msgid(idstring=f"confirm.{subscriber.id}", domain=channel.domain)
-        msg["Content-Language"] = language
         msg["Auto-Submitted"] = "auto-generated"
         text = self.renderer.render(CONFIRM_TEXT_TEMPLATE, context).strip() + "\n"
         html = self.renderer.render(CONFIRM_HTML_TEMPLATE, context)
         msg.set_content(fold_lines(text), cte="8bit")
         msg.add_alternative(fold_lines(html), subtype="html", cte="8bit")
+        msg["Content-Language"] = language  # after set_content, which drops Content-* headers
         return msg.as_bytes()

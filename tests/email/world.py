@@ -125,10 +125,12 @@ class World:
         *addresses: str,
         topics: Sequence[str] = (),
         status: str = SubscriberStatus.CONFIRMED,
+        list_name: str = "daily",
     ) -> dict[str, int]:
         """Add readers to the list; returns their subscriber ids."""
         rows = [Wanted(a, list(topics), status) for a in addresses]
-        done = await Subscribers(self.store).upsert("daily", rows, source="test", reopen=True)
+        book = Subscribers(self.store)
+        done = await book.upsert(list_name, rows, source="test", reopen=True)
         return {u.subscriber.address: u.subscriber.id for u in done}
 
     async def story(
