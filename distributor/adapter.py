@@ -73,6 +73,16 @@ class ChannelAdapter(Protocol):
     async def aclose(self) -> None: ...
 
 
+class BackgroundWork(Protocol):
+    """Work a platform does between deliveries (a queue of its own), on the workers' tick."""
+
+    async def run_due(self) -> int:
+        """Do what is due now; returns how many items were handled."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class ProgressSink(Protocol):
     """Receives progress of long sends (an email fan-out) for a progress bar."""
 

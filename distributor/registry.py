@@ -83,6 +83,10 @@ class PlatformSpec:
             Starlette routes, mounted by the one web service under ``web.base_url``.
         validate: rules across all the platform's channels, run by every config load.
         preview: what a post looks like on the platform, built from the real payload.
+        background: ``"module:function"``; the function takes the ``AdapterContext``, the
+            worker's id and the dry-run flag and returns a ``BackgroundWork`` (or None), whose
+            ``run_due`` every ``distributor run`` worker calls on a short interval (email's
+            queued confirmation emails).
     """
 
     name: str
@@ -97,6 +101,7 @@ class PlatformSpec:
     migrations: str | None = None
     web_routes: str | None = None
     validate: Validator = _no_problems
+    background: str | None = None
 
 
 C = TypeVar("C", bound=ChannelConfig)

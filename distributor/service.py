@@ -23,7 +23,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from distributor import adapter_factory, wakeup
-from distributor.adapter import AdapterContext, ChannelAdapter, ProgressSink
+from distributor.adapter import AdapterContext, BackgroundWork, ChannelAdapter, ProgressSink
 from distributor.alerts import Alerter
 from distributor.clock import Clock, utcnow
 from distributor.configload import LoadedConfig
@@ -42,6 +42,9 @@ log = logging.getLogger("distributor.service")
 # together from asking together.
 FEED_TICK_SECONDS = 5.0
 FEED_TICK_JITTER_SECONDS = 1.0
+# How often platforms' own queues are looked at (email's confirmation emails): a reader who
+# just subscribed waits about this long for the email.
+BACKGROUND_TICK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class _Running:
     dispatcher: Dispatcher
     resources: contextlib.AsyncExitStack
     feed_client: FeedClient
+    background: list[BackgroundWork]
 
 
 def worker_id() -> str:
@@ -105,6 +109,11 @@ class Service:
                 # Registered before start: a half-started adapter is closed too.
                 stack.push_async_callback(adapter.aclose)
                 await adapter.start()
+            background = adapter_factory.build_background(
+                self.app, context, self.owner, dry_run=self.dry_run
+            )
+            for work in background:
+                stack.push_async_callback(work.aclose)
             alerts = self.app.alerts.channel
             dispatcher = Dispatcher(
                 app=self.app,
@@ -114,7 +123,12 @@ class Service:
                 alerter=Alerter(adapters.get(alerts) if alerts else None, self.clock),
             )
             self._running = _Running(
-                store, adapters, dispatcher, stack.pop_all(), feed_client=feed_client
+                store,
+                adapters,
+                dispatcher,
+                stack.pop_all(),
+                feed_client=feed_client,
+                background=background,
             )
         return dispatcher
 
@@ -133,6 +147,7 @@ class Service:
         try:
             await self._reap()
             await self.poll_feeds()  # what the feeds have new goes out in this run too
+            await self.run_background()
             return await dispatcher.run_until_idle()
         finally:
             await self.close()
@@ -153,6 +168,16 @@ class Service:
                 max_instances=1,  # a long poll is never overlapped by the next tick
                 coalesce=True,
                 next_run_time=self.clock(),  # the first poll right away
+            )
+        if self._started().background:
+            scheduler.add_job(
+                self.run_background,
+                "interval",
+                seconds=BACKGROUND_TICK_SECONDS,
+                id="background",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=self.clock(),
             )
         scheduler.add_job(
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
@@ -240,6 +265,18 @@ class Service:
             self.wake.set()
             await wakeup.notify(running.store)  # and the other workers
         return outcomes
+
+    async def run_background(self) -> int:
+        """The platforms' own queues (email's confirmation emails): what is due now."""
+        if self._running is None:
+            return 0
+        done = 0
+        for work in self._running.background:
+            try:
+                done += await work.run_due()
+            except Exception:  # one platform's failure never stops the workers
+                log.exception("a platform's background work failed")
+        return done
 
     async def _reap(self) -> None:
         if self._running is None:

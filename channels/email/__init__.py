@@ -71,4 +71,5 @@ SPEC = platform_spec(
     migrations="distributor_channels.email.migrations",
     web_routes="distributor_channels.email.web:routes",
     validate=strong_web_secrets,
+    background="distributor_channels.email.confirmqueue:background",
 )

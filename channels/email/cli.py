@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from distributor import clikit, errors
+from distributor import clikit
 from distributor_channels.email import addresses
 from distributor_channels.email.models import SubscriberStatus
 from distributor_channels.email.topics import from_column, parse_topics
@@ -153,25 +153,17 @@ async def _upsert(
     reopen: bool,
     source: str,
 ) -> list[tuple[Upserted, str]]:
-    from distributor import adapter_factory
+    from distributor_channels.email import optin
     from distributor_channels.email.subscribers import Subscribers
-    from distributor_channels.email.web import WebContext
 
     book = Subscribers(store)
     results = await book.upsert(channel.list_name, wanted, source=source, reopen=reopen)
-    outbox = adapter_factory.outbox_dir(loaded.app, Path.cwd())
-    context = WebContext.build(loaded.app, store, loaded.renderer(), outbox, store.clock)
     done: list[tuple[Upserted, str]] = []
     for result in results:
         note = ""
         if result.send_confirmation:
-            try:
-                where = await context.mailer.send(channel, result.subscriber)
-            except errors.DeliveryError as exc:
-                note = f"confirmation email failed: {exc.reason}"
-            else:
-                await book.mark_confirmation_sent(result.subscriber.id)
-                note = f"confirmation sent ({where})"
+            await optin.queue(store, result.subscriber.id, channel.list_name)
+            note = "confirmation email queued (`distributor run` sends it)"
         done.append((result, note))
     return done
 

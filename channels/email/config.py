@@ -15,6 +15,7 @@ DEFAULT_HTML_TEMPLATE = "email/article.html.j2"
 DEFAULT_TEXT_TEMPLATE = "email/article.txt.j2"
 CONFIRM_HTML_TEMPLATE = "email/confirm.html.j2"
 CONFIRM_TEXT_TEMPLATE = "email/confirm.txt.j2"
+DEFAULT_CONFIRM_SUBJECT = "Please confirm your subscription"  # then said in the list's language
 # The readers' web pages (``distributor web``); an admin's folder may override any of them.
 WEB_TEMPLATES = (
     "email/page.html.j2",
@@ -101,6 +102,47 @@ def _checked_domain(value: str | None) -> str | None:
     return value
 
 
+class SubscribeLimits(Strict):
+    """How much the public subscribe form may make the server mail (docs/email.md)."""
+
+    per_client_per_hour: int = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description="subscribe requests one client address may make in an hour; more get 429",
+    )
+    recipient_interval_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=1440,
+        description="at most one confirmation email per recipient in this many minutes "
+        "(`victim+1@` and `victim+2@` are one recipient)",
+    )
+    per_recipient_per_day: int = Field(
+        default=3, ge=1, le=100, description="confirmation emails one recipient gets in a day"
+    )
+    per_domain_per_hour: int = Field(
+        default=50,
+        ge=1,
+        le=1_000_000,
+        description="confirmation emails to one domain in an hour (raise it for a launch "
+        "campaign where most readers use one big provider)",
+    )
+    per_list_per_hour: int = Field(
+        default=500,
+        ge=1,
+        le=1_000_000,
+        description="confirmation emails the list sends in an hour, whoever asks",
+    )
+    client_address_header: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="behind a reverse proxy: the header carrying the visitor's address (e.g. "
+        "`X-Forwarded-For`; its last entry, the one your proxy added, is used); unset, the "
+        "connection's address counts",
+    )
+
+
 class EmailChannelConfig(ChannelConfig):
     """A newsletter: one email per confirmed reader of a subscriber list."""
 
@@ -133,9 +175,10 @@ class EmailChannelConfig(ChannelConfig):
         "`template` (the HTML part) it must show `{{ unsubscribe_url }}`",
     )
     confirm_subject: str = Field(
-        default="Please confirm your subscription",
+        default=DEFAULT_CONFIRM_SUBJECT,
         max_length=200,
-        description="subject of the double opt-in email",
+        description="subject of the double opt-in email (left as is, it is said in the "
+        "reader's language)",
     )
     confirm_expiry_days: int = Field(
         default=7, ge=1, le=90, description="how long a confirmation link works"
@@ -153,6 +196,16 @@ class EmailChannelConfig(ChannelConfig):
     )
     dkim: DkimConfig | None = Field(
         default=None, description="sign every message; leave out if your provider signs"
+    )
+    subscribe_limits: SubscribeLimits = Field(
+        default=SubscribeLimits(),
+        description="limits on the public subscribe form and the confirmation emails it asks for",
+    )
+    language: str = Field(
+        default="en",
+        pattern=r"^[a-z]{2,3}$",
+        description="the language of what readers see besides the stories: web pages, "
+        "confirmation email, footer (built in: en, fr, de, es; override words under `labels`)",
     )
 
     @property

@@ -35,6 +35,8 @@ class Links:
         token = self.signer.unsubscribe(list_name, subscriber_id, address)
         return f"{self.base_url}/unsubscribe/{token}"
 
-    def confirm(self, list_name: str, subscriber_id: int, address: str, issued: datetime) -> str:
-        token = self.signer.confirm(list_name, subscriber_id, address, issued)
+    def confirm(
+        self, list_name: str, subscriber_id: int, address: str, issued: datetime, nonce: str
+    ) -> str:
+        token = self.signer.confirm(list_name, subscriber_id, address, issued, nonce)
         return f"{self.base_url}/confirm/{token}"

@@ -51,10 +51,50 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The latest confirmation request: only a link carrying this nonce confirms (older links,
+    # and any link once the reader confirmed or left, do not). Cleared when used or on leaving.
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    confirm_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Topics asked for by that request, applied only when the reader confirms it.
+    requested_topics: Mapped[str | None] = mapped_column(String(2000))
+    language: Mapped[str | None] = mapped_column(String(8))  # the reader's choice; list's if None
 
     __table_args__ = (
         UniqueConstraint("list_name", "address"),
         Index("ix_email_subscribers_list_status", "list_name", "status"),
+    )
+
+
+class ConfirmationStatus:
+    QUEUED = "queued"  # waiting for a worker (``distributor run``) to mail it
+    SENT = "sent"
+    FAILED = "failed"  # refused for good, or out of attempts
+    SKIPPED = "skipped"  # a newer request, a confirmation or an unsubscribe overtook it
+
+
+class Confirmation(Base):
+    """A confirmation email to send: queued by the subscribe form, mailed by the workers."""
+
+    __tablename__ = "email_confirmations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("email_subscribers.id", ondelete="CASCADE")
+    )
+    list_name: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=ConfirmationStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A worker's claim: another worker takes the row over once the lease has expired.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_email_confirmations_due", "list_name", "status", "next_attempt_at"),
     )
 
 

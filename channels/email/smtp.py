@@ -123,31 +123,7 @@ async def close_quietly(client: aiosmtplib.SMTP) -> None:
         client.close()
 
 
-async def send_one(
-    config: EmailChannelConfig, recipient: str, data: bytes, *, eight_bit: bool
-) -> None:
-    """One message on its own connection (confirmation emails).
-
-    Raises:
-        errors.DeliveryError: as ``failure`` maps it; a refused recipient is a
-            ``PermanentDeliveryError``.
-    """
-    client = await connect(config)
-    try:
-        options = ["BODY=8BITMIME"] if eight_bit and client.supports_extension("8bitmime") else []
-        await client.sendmail(config.sender, [recipient], data, mail_options=options)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        refusal = exc.recipients[0]
-        raise _refused(config, "recipient", refusal.code, refusal.message) from exc
-    except aiosmtplib.SMTPDataError as exc:
-        raise _refused(config, "message", exc.code, exc.message) from exc
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise failure(config, "send", exc) from exc
-    finally:
-        await close_quietly(client)
-
-
-def _refused(config: EmailChannelConfig, what: str, code: int, text: str) -> errors.DeliveryError:
+def refused(config: EmailChannelConfig, what: str, code: int, text: str) -> errors.DeliveryError:
     if is_temporary(code):
         return error(
             errors.TransientDeliveryError, config, "send", f"{what} deferred: {text}", code

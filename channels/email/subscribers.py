@@ -138,7 +138,36 @@ class Subscribers:
             (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED),
             status=SubscriberStatus.UNSUBSCRIBED,
             unsubscribed_at=now,
+            # A confirmation link mailed before leaving must never bring the reader back.
+            confirm_nonce=None,
+            requested_topics=None,
         )
+
+    async def unsubscribe_everywhere(self, address: str) -> int:
+        """The reader leaves every list this address is on; returns how many they left."""
+        now = self.store.clock()
+        async with self.store.session() as session, session.begin():
+            result = await session.execute(
+                update(Subscriber)
+                .where(
+                    Subscriber.address == address,
+                    Subscriber.status.in_((SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)),
+                )
+                .values(
+                    status=SubscriberStatus.UNSUBSCRIBED,
+                    unsubscribed_at=now,
+                    updated_at=now,
+                    confirm_nonce=None,
+                    requested_topics=None,
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_preferences(
+        self, subscriber_id: int, topics: Sequence[str], language: str | None
+    ) -> None:
+        """The reader's own choice of topics and language (from their signed link)."""
+        await self._set(subscriber_id, topics=topic_codec.to_column(topics), language=language)
 
     async def remove(self, list_name: str, address: str, *, forget: bool) -> bool:
         """Unsubscribe (default) or delete the row and its send history (``forget``)."""

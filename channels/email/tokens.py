@@ -1,7 +1,9 @@
 """Signed tokens in the links readers click: one reader, one list, one purpose.
 
 A token is ``<list>.<subscriber id>[.<issued>].<mac>``; the MAC is HMAC-SHA256 over the list,
-subscriber id, the subscriber's address and (for confirmations) the time it was issued, keyed
+subscriber id, the subscriber's address and (for confirmations) the time it was issued and the
+nonce of the request it answers (kept on the reader's row, so only the latest request's link
+confirms, and none once it was used or the reader left), keyed
 with a key derived from the web secret for that purpose alone. It cannot be guessed, it cannot
 be turned into another reader's or another list's token, an unsubscribe token does not confirm
 anybody, and a token stops working if the row it names now holds a different address.
@@ -90,9 +92,12 @@ class TokenSigner:
         mac = self._mac(self._unsubscribe_key, list_name, subscriber_id, address, "")
         return f"{list_name}.{subscriber_id}.{mac}"
 
-    def confirm(self, list_name: str, subscriber_id: int, address: str, issued: datetime) -> str:
+    def confirm(
+        self, list_name: str, subscriber_id: int, address: str, issued: datetime, nonce: str
+    ) -> str:
+        """A confirmation token for one request: ``nonce`` is that request's, kept on the row."""
         stamp = _base36(int(issued.timestamp()))
-        mac = self._mac(self._confirm_key, list_name, subscriber_id, address, stamp)
+        mac = self._mac(self._confirm_key, list_name, subscriber_id, address, f"{stamp}.{nonce}")
         return f"{list_name}.{subscriber_id}.{stamp}.{mac}"
 
     @staticmethod
@@ -112,9 +117,17 @@ class TokenSigner:
             return None
         return Claims(purpose, match[1], int(match[2]), match[4], issued)
 
-    def verify(self, claims: Claims, address: str) -> bool:
-        """Whether the token was made by us for this reader (constant-time comparisons)."""
+    def verify(self, claims: Claims, address: str, nonce: str | None = None) -> bool:
+        """Whether the token was made by us for this reader (constant-time comparisons).
+
+        A confirmation token verifies only with the nonce of the request it was issued for:
+        ``None`` (no open request: confirmed, left, or never asked) refuses every one.
+        """
         stamp = _base36(int(claims.issued.timestamp())) if claims.issued is not None else ""
+        if claims.purpose == "confirm":
+            if not nonce:
+                return False
+            stamp = f"{stamp}.{nonce}"
         fields = (claims.list_name, claims.subscriber_id, address, stamp)
         candidates = [
             self._mac(hmac.new(purpose_key(s, claims.purpose), digestmod=hashlib.sha256), *fields)

@@ -1,25 +1,30 @@
-"""The readers' web service (Starlette): subscribe, confirm, unsubscribe.
+"""The readers' web service (Starlette): subscribe, confirm, preferences and unsubscribe.
 
-- ``GET /subscribe/{list}`` shows the form; ``POST`` creates a pending reader and emails a
-  signed confirmation link. The answer is the same whether or not the address was known.
+- ``GET /subscribe/{list}`` shows the form; ``POST`` records the request and queues a
+  confirmation email for the workers (``distributor run``) to send: nothing slow and no SMTP
+  happens inside the request, and the answer (status, page) is the same whatever the
+  address's state. Limits per client, recipient, domain and list (``subscribe_limits``) stop
+  the form from being used to mail-bomb anybody.
 - ``GET /confirm/{token}`` shows a button; ``POST`` confirms. Mail scanners open links, so a GET
-  never changes anything.
-- ``GET /unsubscribe/{token}`` shows a button; ``POST`` unsubscribes. The POST is also RFC 8058's
-  one-click request (``List-Unsubscribe=One-Click``, no cookies, no login): it answers 200, never
-  a redirect, and sets no cookie.
+  never changes anything. Only the latest request's link confirms.
+- ``GET /unsubscribe/{token}`` shows the reader's preferences page: unsubscribe, topics,
+  language, leave every list. ``POST`` unsubscribes; it is also RFC 8058's one-click request
+  (``List-Unsubscribe=One-Click``, no cookies, no login): it answers 200, never a redirect, and
+  sets no cookie. ``POST /preferences/{token}`` saves the topics and language, or leaves all.
 - A token that is malformed or does not verify gets 403 and a page saying the link is not valid,
 and one log line saying why (never the token).
 
-No access log is written: the URLs carry the tokens.
+Every page is in the list's language (or the reader's own choice). No access log is written:
+the URLs carry the tokens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,23 +32,25 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
-from distributor import errors
 from distributor.clock import Clock
 from distributor.config import AppConfig
-from distributor.logs import REDACTOR
 from distributor.rendering import Renderer
 from distributor.store import Store
 from distributor.web import WebContext as CoreWebContext
-from distributor_channels.email import addresses
+from distributor_channels.email import addresses, optin, wording
 from distributor_channels.email.config import EmailChannelConfig
-from distributor_channels.email.confirmation import ConfirmationMailer
 from distributor_channels.email.links import Links
 from distributor_channels.email.models import Subscriber, SubscriberStatus
-from distributor_channels.email.subscribers import Subscribers, Wanted
+from distributor_channels.email.subscribers import Subscribers
+from distributor_channels.email.throttle import SubscribeThrottle
 from distributor_channels.email.tokens import Claims, Purpose
-from distributor_channels.email.topics import normalise_topics
+from distributor_channels.email.topics import from_column, normalise_topics
 
 log = logging.getLogger("distributor.email.web")
+
+# RFC 5321's longest usable path: longer input is refused before any parsing is spent on it.
+MAX_ADDRESS_CHARS = 254
+_LEFT = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
 
 
 def lists_of(app: AppConfig) -> Mapping[str, EmailChannelConfig]:
@@ -63,17 +70,15 @@ class WebContext:
     store: Store
     renderer: Renderer
     links: Links
-    mailer: ConfirmationMailer
+    throttle: SubscribeThrottle
     clock: Clock
 
     @classmethod
-    def build(
-        cls, app: AppConfig, store: Store, renderer: Renderer, outbox_dir: Path, clock: Clock
-    ) -> WebContext:
+    def build(cls, app: AppConfig, store: Store, renderer: Renderer, clock: Clock) -> WebContext:
         """Raises ValueError when ``web.base_url`` is not a plain http(s) URL."""
-        links = Links(app.web)
-        mailer = ConfirmationMailer(links, renderer, outbox_dir, clock)
-        return cls(app, store, renderer, links, mailer, clock)
+        redis_url = app.redis.url.get_secret_value() if app.redis else None
+        throttle = SubscribeThrottle.for_redis(redis_url)
+        return cls(app, store, renderer, Links(app.web), throttle, clock)
 
     @property
     def lists(self) -> Mapping[str, EmailChannelConfig]:
@@ -87,22 +92,63 @@ class _Pages:
 
     # -- rendering --------------------------------------------------------------------------
 
-    def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-        values.setdefault("list_title", "Newsletter")
-        body = self.context.renderer.render(f"email/{template}", values)
+    def words(
+        self, channel: EmailChannelConfig | None, reader: Subscriber | None = None
+    ) -> tuple[str, dict[str, str]]:
+        list_language = channel.language if channel is not None else "en"
+        language = wording.language_of(reader.language if reader else None, list_language)
+        title = (channel.list_title or channel.list_name) if channel else "Newsletter"
+        values = {"list": title, "address": reader.address if reader else ""}
+        return language, wording.words(language, self.context.app.labels, **values)
+
+    def page(
+        self,
+        template: str,
+        status: int = 200,
+        *,
+        channel: EmailChannelConfig | None = None,
+        reader: Subscriber | None = None,
+        **values: Any,
+    ) -> HTMLResponse:
+        language, t = self.words(channel, reader)
+        values.setdefault("list_title", (channel.list_title or channel.list_name) if channel
+                          else "Newsletter")  # fmt: skip
+        body = self.context.renderer.render(
+            f"email/{template}", {"lang": language, "t": t, **values}
+        )
         return HTMLResponse(body, status_code=status)
 
-    def done(self, heading: str, message: str, status: int = 200, **values: Any) -> HTMLResponse:
-        values.setdefault("link", None)
-        return self.page("done.html.j2", status, heading=heading, message=message, **values)
+    def done(
+        self,
+        key: str,
+        status: int = 200,
+        *,
+        channel: EmailChannelConfig | None = None,
+        reader: Subscriber | None = None,
+        address: str | None = None,
+        link: str | None = None,
+    ) -> HTMLResponse:
+        """An outcome page: the wording's ``<key>_heading`` and ``<key>``."""
+        _language, t = self.words(channel, reader)
+        text = t[key]
+        if address is not None:
+            text = text.replace("{address}", address)  # the typed address (no reader row)
+        link_value = None
+        if link is not None and channel is not None:
+            link_value = {"url": self._subscribe_path(channel), "label": t[link]}
+        return self.page(
+            "done.html.j2",
+            status,
+            channel=channel,
+            reader=reader,
+            heading=t[f"{key}_heading"],
+            message=text,
+            link=link_value,
+        )
 
     def invalid(self, purpose: Purpose, why: str) -> HTMLResponse:
         log.warning("refused a %s link: %s", purpose, why)
-        return self.done(
-            "This link is not valid",
-            "The link may have been mistyped or cut. Please use the link from your email as it is.",
-            403,
-        )
+        return self.done("invalid", status=403)
 
     # -- subscribe --------------------------------------------------------------------------
 
@@ -110,13 +156,17 @@ class _Pages:
         lists = self.context.lists
         if len(lists) == 1:
             return await self.subscribe_form(request, next(iter(lists)))
-        names = ", ".join(sorted(lists)) or "none"
-        return self.done("Newsletters", f"Lists: {names}. Open /subscribe/<list> to join one.")
+        return self.page(
+            "done.html.j2",
+            heading="Newsletters",
+            message=f"Lists: {', '.join(sorted(lists)) or 'none'}. Open /subscribe/<list>.",
+            link=None,
+        )
 
     async def subscribe_form(self, request: Request, name: str | None = None) -> HTMLResponse:
         channel = self._list(name or request.path_params["list"])
         if channel is None:
-            return self.done("No such newsletter", "There is no newsletter at this address.", 404)
+            return self.done("no_list", status=404)
         return self._form(channel)
 
     def _form(
@@ -130,7 +180,7 @@ class _Pages:
         return self.page(
             "subscribe.html.j2",
             400 if error else 200,
-            list_title=channel.list_title or channel.list_name,
+            channel=channel,
             action=self._subscribe_path(channel),
             topics=list(channel.topics),
             chosen=list(chosen),
@@ -141,41 +191,40 @@ class _Pages:
     async def subscribe(self, request: Request) -> HTMLResponse:
         channel = self._list(request.path_params["list"])
         if channel is None:
-            return self.done("No such newsletter", "There is no newsletter at this address.", 404)
+            return self.done("no_list", status=404)
         form = await request.form(max_files=0, max_fields=64)
         typed = str(form.get("email") or "")
         offered = set(channel.topics)
         chosen = tuple(
             t for t in normalise_topics(str(v) for v in form.getlist("topics")) if t in offered
         )
+        if len(typed.strip()) > MAX_ADDRESS_CHARS:
+            error = f"an email address has at most {MAX_ADDRESS_CHARS} characters"
+            return self._form(channel, chosen=chosen, error=error)
         try:
-            address = addresses.normalise(typed)
+            # email-validator's parsing is CPU work: off the event loop, which serves everyone.
+            address = await asyncio.to_thread(addresses.normalise, typed)
         except addresses.InvalidAddress as exc:
-            return self._form(channel, address=typed[:320], chosen=chosen, error=str(exc))
-        existing = await self.subscribers.find(channel.list_name, address)
-        if existing is None or existing.status != SubscriberStatus.CONFIRMED:
-            wanted = Wanted(address, list(chosen), SubscriberStatus.PENDING)
-            (result,) = await self.subscribers.upsert(
-                channel.list_name, [wanted], source="web", reopen=True
-            )
-            if result.send_confirmation:
-                try:
-                    await self.context.mailer.send(channel, result.subscriber)
-                except errors.DeliveryError as exc:
-                    return self.done(
-                        "Please try again later",
-                        "We could not send the confirmation email just now: "
-                        + REDACTOR.scrub(exc.reason),
-                        503,
-                    )
-                await self.subscribers.mark_confirmation_sent(result.subscriber.id)
-        # The same answer whatever the address's state: the form tells nobody who subscribed.
-        return self.done(
-            "Check your inbox",
-            f"If {address} can receive {channel.list_title or channel.list_name}, a confirmation "
-            "link is on its way. Nothing is sent until you open it.",
-            list_title=channel.list_title or channel.list_name,
+            return self._form(channel, address=typed, chosen=chosen, error=str(exc))
+        limits = channel.subscribe_limits
+        throttle = self.context.throttle
+        client = self._client(request, channel)
+        if not await throttle.client_allowed(channel.list_name, limits, client):
+            return self.done("too_many", status=429, channel=channel)
+
+        async def mail_allowed() -> bool:
+            return await throttle.mail_allowed(channel.list_name, limits, address)
+
+        await optin.request(
+            self.context.store,
+            channel.list_name,
+            address,
+            chosen,
+            interval=timedelta(minutes=limits.recipient_interval_minutes),
+            mail_allowed=mail_allowed,
         )
+        # The same answer whatever the address's state and whether an email was queued.
+        return self.done("check_inbox", status=200, channel=channel, address=address)
 
     # -- confirm ----------------------------------------------------------------------------
 
@@ -184,14 +233,10 @@ class _Pages:
         if isinstance(found, HTMLResponse):
             return found
         channel, reader = found
-        title = channel.list_title or channel.list_name
-        if reader.status == SubscriberStatus.CONFIRMED:
-            return self.done("Already confirmed", f"{reader.address} receives {title}.")
-        if reader.status != SubscriberStatus.PENDING:
-            return self._left(channel, reader)
         return self.page(
             "confirm_page.html.j2",
-            list_title=title,
+            channel=channel,
+            reader=reader,
             action=request.url.path,
             address=reader.address,
         )
@@ -201,37 +246,42 @@ class _Pages:
         if isinstance(found, HTMLResponse):
             return found
         channel, reader = found
-        title = channel.list_title or channel.list_name
-        if reader.status == SubscriberStatus.PENDING and not await self.subscribers.confirm(
-            reader.id
-        ):
-            reader = await self.subscribers.get(reader.id) or reader  # changed meanwhile
-        if reader.status not in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED):
-            return self._left(channel, reader)
-        return self.done("Subscription confirmed", f"{reader.address} will receive {title}.")
+        assert reader.confirm_nonce is not None
+        if not await optin.confirm(self.context.store, reader.id, reader.confirm_nonce):
+            return self.invalid("confirm", f"reader {reader.id}'s request changed meanwhile")
+        return self.done("confirmed", status=200, channel=channel, reader=reader)
 
-    def _left(self, channel: EmailChannelConfig, reader: Subscriber) -> HTMLResponse:
-        # An old confirmation link of a reader who has left since: it confirms nothing.
-        return self.done(
-            "This link is no longer valid",
-            f"{reader.address} has left {channel.list_title or channel.list_name}. "
-            "Subscribe again to receive it.",
-            410,
-            link={"url": self._subscribe_path(channel), "label": "Subscribe again"},
-        )
-
-    # -- unsubscribe ------------------------------------------------------------------------
+    # -- preferences and unsubscribe --------------------------------------------------------
 
     async def unsubscribe_page(self, request: Request) -> HTMLResponse:
         found = await self._reader(request, "unsubscribe")
         if isinstance(found, HTMLResponse):
             return found
         channel, reader = found
-        title = channel.list_title or channel.list_name
-        if reader.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
-            return self.done("Unsubscribed", f"{reader.address} no longer receives {title}.")
+        if reader.status in _LEFT:
+            return self.done("unsubscribed", status=200, channel=channel, reader=reader)
+        return self._preferences(request, channel, reader)
+
+    def _preferences(
+        self,
+        request: Request,
+        channel: EmailChannelConfig,
+        reader: Subscriber,
+        saved: bool = False,
+    ) -> HTMLResponse:
+        token = str(request.path_params["token"])
         return self.page(
-            "unsubscribe.html.j2", list_title=title, action=request.url.path, address=reader.address
+            "unsubscribe.html.j2",
+            channel=channel,
+            reader=reader,
+            action=self._path(request, f"/unsubscribe/{token}"),
+            preferences_action=self._path(request, f"/preferences/{token}"),
+            address=reader.address,
+            topics=list(channel.topics),
+            chosen=from_column(reader.topics),
+            languages=[(code, wording.LANGUAGE_NAMES[code]) for code in wording.LANGUAGES],
+            language=wording.language_of(reader.language, channel.language),
+            saved=saved,
         )
 
     async def unsubscribe(self, request: Request) -> HTMLResponse:
@@ -241,8 +291,27 @@ class _Pages:
             return found
         channel, reader = found
         await self.subscribers.unsubscribe(reader.id)
-        title = channel.list_title or channel.list_name
-        return self.done("Unsubscribed", f"{reader.address} will receive no more {title}.")
+        return self.done("unsubscribed", status=200, channel=channel, reader=reader)
+
+    async def preferences(self, request: Request) -> HTMLResponse:
+        found = await self._reader(request, "unsubscribe")
+        if isinstance(found, HTMLResponse):
+            return found
+        channel, reader = found
+        form = await request.form(max_files=0, max_fields=64)
+        if form.get("action") == "leave_all":
+            await self.subscribers.unsubscribe_everywhere(reader.address)
+            return self.done("left_all", status=200, channel=channel, reader=reader)
+        if reader.status in _LEFT:
+            return self.done("unsubscribed", status=200, channel=channel, reader=reader)
+        offered = set(channel.topics)
+        chosen = [t for t in normalise_topics(str(v) for v in form.getlist("topics"))
+                  if t in offered]  # fmt: skip
+        wanted = str(form.get("language") or "")
+        language = wanted if wanted in wording.LANGUAGES else None
+        await self.subscribers.set_preferences(reader.id, chosen, language)
+        reader = await self.subscribers.get(reader.id) or reader
+        return self._preferences(request, channel, reader, saved=True)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -250,8 +319,22 @@ class _Pages:
         # The path of web.base_url included: the service may sit behind a proxy at a sub-path.
         return urlsplit(self.context.links.subscribe(channel.list_name)).path
 
+    def _path(self, _request: Request, tail: str) -> str:
+        return urlsplit(self.context.links.base_url).path.rstrip("/") + tail
+
     def _list(self, name: str) -> EmailChannelConfig | None:
         return self.context.lists.get(name)
+
+    @staticmethod
+    def _client(request: Request, channel: EmailChannelConfig) -> str:
+        """Who is asking: the connection's address, or the proxy's header when configured."""
+        header = channel.subscribe_limits.client_address_header
+        if header is not None:
+            # The last entry is the one our own proxy added; earlier ones the client wrote.
+            forwarded = request.headers.get(header, "").rsplit(",", 1)[-1].strip()
+            if forwarded:
+                return forwarded[:64]
+        return request.client.host if request.client is not None else "unknown"
 
     async def _reader(
         self, request: Request, purpose: Purpose
@@ -264,18 +347,14 @@ class _Pages:
         reader = await self.subscribers.get(claims.subscriber_id)
         if reader is None or reader.list_name != claims.list_name:
             return self.invalid(purpose, f"no reader {claims.subscriber_id} on that list")
-        if not signer.verify(claims, reader.address):
+        if not signer.verify(claims, reader.address, reader.confirm_nonce):
             return self.invalid(purpose, f"the token of reader {reader.id} does not verify")
         channel = self._list(claims.list_name)
         if channel is None:
-            return self.done("No such newsletter", "This newsletter no longer exists.", 404)
+            return self.done("no_list", status=404)
         if purpose == "confirm" and self._expired(claims, channel):
-            return self.done(
-                "This link has expired",
-                "Confirmation links work for a few days. Please subscribe again.",
-                410,
-                link={"url": self._subscribe_path(channel), "label": "Subscribe again"},
-            )
+            return self.done("expired", status=410, channel=channel, reader=reader,
+                             link="subscribe_again")  # fmt: skip
         return channel, reader
 
     def _expired(self, claims: Claims, channel: EmailChannelConfig) -> bool:
@@ -285,7 +364,7 @@ class _Pages:
 
 def routes(web: CoreWebContext) -> list[BaseRoute]:
     """The readers' pages, mounted by the core web service (``distributor web``)."""
-    context = WebContext.build(web.app, web.store, web.renderer, web.outbox_dir, web.clock)
+    context = WebContext.build(web.app, web.store, web.renderer, web.clock)
     pages = _Pages(context)
     return [
         Route("/", pages.index, methods=["GET"]),
@@ -295,4 +374,5 @@ def routes(web: CoreWebContext) -> list[BaseRoute]:
         Route("/confirm/{token}", pages.confirm, methods=["POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["POST"]),
+        Route("/preferences/{token}", pages.preferences, methods=["POST"]),
     ]

@@ -55,7 +55,10 @@ def readers(store_url: str) -> dict[str, Subscriber]:
 def test_add_starts_double_opt_in(config: Path, store_url: str, smtp_server: FakeSMTP) -> None:
     result = run(config, "add", "a@example.org", "B@Example.ORG", "--topics", "politics|sport")
     assert result.exit_code == 0, result.output
-    assert "confirmation sent" in result.output
+    assert "confirmation email queued" in result.output
+    assert smtp_server.messages == []  # queued, not sent by the admin's command
+    ran = CliRunner().invoke(main, ["run", "--once", "-c", str(config)])
+    assert ran.exit_code == 0, ran.output
     found = readers(store_url)
     assert {a: r.status for a, r in found.items()} == {
         "a@example.org": SubscriberStatus.PENDING,
@@ -119,6 +122,7 @@ def test_import_without_confirmed_asks_everyone(
     data.write_text("email,status\na@example.org,confirmed\nb@example.org,\n", encoding="utf-8")
     assert run(config, "import", str(data)).exit_code == 0
     assert {r.status for r in readers(store_url).values()} == {SubscriberStatus.PENDING}
+    assert CliRunner().invoke(main, ["run", "--once", "-c", str(config)]).exit_code == 0
     assert sorted(smtp_server.per_recipient()) == ["a@example.org", "b@example.org"]
 
 
@@ -204,6 +208,9 @@ def test_web_serves_the_subscribe_flow(
                 time.sleep(0.05)
         answer = httpx.post(f"{base}/subscribe/daily", data={"email": "web@example.org"})
         assert answer.status_code == 200
+        assert smtp_server.messages == []  # queued: the workers mail it
+        ran = CliRunner().invoke(main, ["run", "--once", "-c", str(config)])
+        assert ran.exit_code == 0, ran.output
         assert smtp_server.per_recipient() == {"web@example.org": 1}
         assert "server" not in answer.headers
     finally:

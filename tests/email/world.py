@@ -16,6 +16,7 @@ from distributor.pacing import Pacer
 from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import DeliveryTicket, RenderedMessage
+from distributor_channels.email import confirmqueue
 from distributor_channels.email.adapter import EmailAdapter
 from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.models import SubscriberStatus
@@ -108,6 +109,12 @@ class World:
             progress=progress,
         )
 
+    async def send_confirmations(self) -> int:
+        """What a worker's background tick does: mail the queued confirmation emails."""
+        work = confirmqueue.background(self.context(), "test-worker", dry_run=False)
+        assert work is not None
+        return await work.run_due()
+
     def adapter(self, progress: ProgressSink | None = None, **changes: Any) -> EmailAdapter:
         channel = self.channel.model_copy(update=changes) if changes else self.channel
         context = self.context(progress)
@@ -118,10 +125,12 @@ class World:
         *addresses: str,
         topics: Sequence[str] = (),
         status: str = SubscriberStatus.CONFIRMED,
+        list_name: str = "daily",
     ) -> dict[str, int]:
         """Add readers to the list; returns their subscriber ids."""
         rows = [Wanted(a, list(topics), status) for a in addresses]
-        done = await Subscribers(self.store).upsert("daily", rows, source="test", reopen=True)
+        book = Subscribers(self.store)
+        done = await book.upsert(list_name, rows, source="test", reopen=True)
         return {u.subscriber.address: u.subscriber.id for u in done}
 
     async def story(
