@@ -25,7 +25,7 @@ from distributor.store import Store
 from distributor.types import MessageRef, RenderedMessage, SendResult
 from distributor_channels.email import smtp
 from distributor_channels.email.config import EmailChannelConfig
-from distributor_channels.email.dkim import DkimKeyError, DkimSigner
+from distributor_channels.email.dkim import DkimKeyError, DkimSigner, signer_for
 from distributor_channels.email.fanout import FanOut, Report
 from distributor_channels.email.links import Links
 from distributor_channels.email.message import Recipient, build_story, message_id, message_id_base
@@ -161,11 +161,8 @@ class EmailAdapter:
         if dkim is None:
             return None
         if self._signer is None:
-            domain = dkim.domain or self.email.domain
             try:
-                self._signer = await asyncio.to_thread(
-                    DkimSigner.from_file, dkim.selector, domain, dkim.private_key_file
-                )
+                self._signer = await asyncio.to_thread(signer_for, dkim, self.email.domain)
             except DkimKeyError as exc:
                 raise self._broken(str(exc)) from exc
         return self._signer

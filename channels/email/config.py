@@ -73,18 +73,37 @@ def is_loopback(host: str) -> bool:
 
 
 class DkimConfig(Strict):
-    """DKIM signing (dkimpy); the public key is in DNS at ``<selector>._domainkey.<domain>``."""
+    """DKIM signing; the public key is in DNS at ``<selector>._domainkey.<domain>``."""
 
     selector: str = Field(description="the DNS selector, e.g. `news2026`")
     domain: str | None = Field(default=None, description="signing domain; From's domain if unset")
     private_key_file: str = Field(description="PEM RSA key, 2048 bits recommended")
+    ed25519_private_key_file: str | None = Field(
+        default=None,
+        description="optional PEM Ed25519 key: every message then carries a second signature "
+        "(RFC 8463) next to the RSA one",
+    )
+    ed25519_selector: str | None = Field(
+        default=None,
+        description="the DNS selector of the Ed25519 key (its record has `k=ed25519`); "
+        "required with `ed25519_private_key_file`, and different from `selector`",
+    )
 
-    @field_validator("selector")
+    @field_validator("selector", "ed25519_selector")
     @classmethod
-    def _selector(cls, value: str) -> str:
-        if not _SELECTOR.match(value):
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None and not _SELECTOR.match(value):
             raise ValueError(f"not a DKIM selector: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> DkimConfig:
+        if (self.ed25519_private_key_file is None) != (self.ed25519_selector is None):
+            raise ValueError("ed25519_private_key_file and ed25519_selector go together")
+        if self.ed25519_selector == self.selector:
+            # One DNS record holds one key: the two signatures need two selectors.
+            raise ValueError("ed25519_selector must differ from selector")
+        return self
 
     @field_validator("domain")
     @classmethod

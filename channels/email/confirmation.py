@@ -23,7 +23,7 @@ from distributor_channels.email.config import (
     CONFIRM_TEXT_TEMPLATE,
     EmailChannelConfig,
 )
-from distributor_channels.email.dkim import DkimKeyError, DkimSigner
+from distributor_channels.email.dkim import DkimKeyError, signer_for
 from distributor_channels.email.links import Links
 from distributor_channels.email.message import POLICY, fold_lines
 from distributor_channels.email.models import Subscriber
@@ -108,11 +108,8 @@ class ConfirmationMailer:
 
 async def _signed(channel: EmailChannelConfig, data: bytes) -> bytes:
     assert channel.dkim is not None
-    domain = channel.dkim.domain or channel.domain
     try:
-        signer = await asyncio.to_thread(
-            DkimSigner.from_file, channel.dkim.selector, domain, channel.dkim.private_key_file
-        )
+        signer = await asyncio.to_thread(signer_for, channel.dkim, channel.domain)
     except DkimKeyError as exc:
         raise smtp.error(errors.ChannelBroken, channel, "confirm", str(exc)) from exc
     return signer.sign(data)
