@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from distributor.config import NAME_PATTERN, ChannelConfig, Strict
 from distributor_channels.email import addresses
+from distributor_channels.email.bounce_config import BounceConfig
 
 DEFAULT_HTML_TEMPLATE = "email/article.html.j2"
 DEFAULT_TEXT_TEMPLATE = "email/article.txt.j2"
@@ -173,6 +174,11 @@ class EmailChannelConfig(ChannelConfig):
     dkim: DkimConfig | None = Field(
         default=None, description="sign every message; leave out if your provider signs"
     )
+    bounces: BounceConfig | None = Field(
+        default=None,
+        description="handle bounces and complaints that arrive after the send (see "
+        'docs/email.md, "Bounces and complaints")',
+    )
 
     @property
     def list_name(self) -> str:
@@ -185,7 +191,9 @@ class EmailChannelConfig(ChannelConfig):
 
     @property
     def sender(self) -> str:
-        """The envelope sender (MAIL FROM)."""
+        """The envelope sender (MAIL FROM) when bounces are not tagged per message."""
+        if self.bounces is not None:
+            return addresses.mailbox(self.bounces.address)[1]
         return addresses.mailbox(self.envelope_from or self.from_address)[1]
 
     @property

@@ -79,6 +79,7 @@ class FanOut:
         progress_key: str,
         signer: DkimSigner | None,
         commit_lanes: int = 1,
+        envelope: Callable[[Claimed], str] | None = None,
     ) -> None:
         self.config = config
         self.story = story
@@ -96,6 +97,7 @@ class FanOut:
         self._signing = ThreadPoolExecutor(SIGNING_THREADS, "dkim") if signer else None
         self.slots = [rate_slot(config)]
         self.sender = config.sender.encode("ascii")  # parsed once: it is on every MAIL FROM
+        self.envelope = envelope  # a Return-Path per reader and story (VERP), when configured
         self.committer = GroupCommitter(log, lanes=commit_lanes)
         self.feed = ReaderFeed(log, article_id, claim_batch(config), self._count_done)
         self.report = Report()
@@ -197,6 +199,9 @@ class FanOut:
     async def _deliver(self, client: aiosmtplib.SMTP, reader: Claimed) -> None:
         try:
             recipient = self.recipient(reader)
+            sender = self.sender
+            if self.envelope is not None:
+                sender = self.envelope(reader).encode("ascii")
             data = self.story.wire(recipient)
             if self.signer is not None:
                 values = recipient.values()
@@ -214,7 +219,7 @@ class FanOut:
                 client,
                 reader,
                 data,
-                sender=self.sender,
+                sender=sender,
                 mail_options=options,
                 committer=self.committer,
                 read_timeout=self._timeout(),

@@ -143,7 +143,7 @@ def story_payload(text: str, html: str) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("text", "html"),
     [
-        ("Bonjour.\nUnsubscribe: URL\n", "<p>Bonjour.</p><a href=\"URL\">unsubscribe</a>\n"),
+        ("Bonjour.\nUnsubscribe: URL\n", '<p>Bonjour.</p><a href="URL">unsubscribe</a>\n'),
         # Whitespace right around the reader's value, trailing spaces, blank lines at the end.
         ("A  line \t\nLeave:\t URL  \n.starts with a dot\n\n\n", "<p>\tURL\t</p>  \n\n"),
         ("ASCII only\r\nURL", "<b>URL</b>"),
