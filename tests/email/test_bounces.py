@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from distributor.cli import main
 from distributor.store import Store
 from distributor_channels.email.bounce_reader import BounceHandler, MailboxReader
 from distributor_channels.email.models import BounceEvent, Subscriber, SubscriberStatus
@@ -180,6 +182,13 @@ async def test_soft_bounces_suppress_after_n_in_m_days(world: World, dovecot: Do
     status, why = (await statuses(world.store))["full@example.com"]
     assert status == SubscriberStatus.BOUNCED
     assert why is not None and why.startswith("bounced: 2 soft bounces in 7 days")
+    # The admin sees why, and the list's counts.
+    command = ["subscribers", "list", "-c", str(world.tmp_path / "bounces.yaml")]
+    result = await asyncio.to_thread(CliRunner().invoke, main, command)
+    assert result.exit_code == 0, result.output
+    assert "full@example.com  bounced" in result.output
+    assert "— bounced: 2 soft bounces in 7 days" in result.output
+    assert "bounces: 0 hard, 3 soft; complaints: 0; unsubscribed by mail: 0" in result.output
 
 
 async def test_the_mailbox_is_read_on_a_schedule_while_the_adapter_runs(
