@@ -103,7 +103,7 @@ async def verify(envelope: Mapping[str, Any], certificates: CertificateSource) -
     version = str(envelope.get("SignatureVersion", ""))
     algorithm: hashes.HashAlgorithm
     if version == "1":
-        algorithm = hashes.SHA1()  # noqa: S303 - SNS's SignatureVersion 1 is SHA-1
+        algorithm = hashes.SHA1()  # noqa: S303 - SNS SignatureVersion 1 is SHA-1
     elif version == "2":
         algorithm = hashes.SHA256()
     else:

@@ -61,7 +61,7 @@ class FakeSns:
         }
         order = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
         signed = "".join(f"{k}\n{fields[k]}\n" for k in order if k in fields).encode()
-        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
+        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
         signature = self.key.sign(signed, padding.PKCS1v15(), algorithm)
         fields["Signature"] = base64.b64encode(signature).decode()
         return json.dumps(fields).encode()
