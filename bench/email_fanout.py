@@ -9,7 +9,7 @@ The sink is Postfix's ``smtp-sink`` when installed (Debian package ``postfix``; 
 needed), else an aiosmtpd sink in a child process, which tops out near 1,100 msg/s by itself.
 
     python -m bench.email_fanout [-n 20000] [--connections 8] [--sink auto|smtp-sink|aiosmtpd]
-                                 [--baseline 5000] [--dkim] [--store URL]
+                                 [--baseline 5000] [--no-dkim] [--ed25519] [--postgresql URL|none]
 """
 
 from __future__ import annotations
