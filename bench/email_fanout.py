@@ -9,7 +9,7 @@ The sink is Postfix's ``smtp-sink`` when installed (Debian package ``postfix``; 
 needed), else an aiosmtpd sink in a child process, which tops out near 1,100 msg/s by itself.
 
     python -m bench.email_fanout [-n 20000] [--connections 8] [--sink auto|smtp-sink|aiosmtpd]
-                                 [--baseline 5000] [--dkim] [--store URL]
+                                 [--baseline 5000] [--no-dkim] [--ed25519] [--postgresql URL|none]
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519 as ed25519_keys
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database
 from distributor import article_views
@@ -47,6 +51,7 @@ from distributor_channels.email.models import Subscriber, SubscriberStatus
 from distributor_channels.email.payload import EmailPayloads
 
 SMTP_SINK_PATHS = ("/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink")
+SMTP_SOURCE_PATHS = ("/usr/sbin/smtp-source", "/usr/lib/postfix/sbin/smtp-source")
 
 
 def free_port() -> int:
@@ -104,7 +109,9 @@ def serve_sink(port: int) -> None:
         controller.stop()
 
 
-def config_data(store_url: str, port: int, connections: int, key: Path | None) -> dict[str, Any]:
+def config_data(
+    store_url: str, port: int, connections: int, keys: tuple[Path, Path | None] | None
+) -> dict[str, Any]:
     channel: dict[str, Any] = {
         "name": "newsletter",
         "platform": "email",
@@ -116,8 +123,12 @@ def config_data(store_url: str, port: int, connections: int, key: Path | None) -
         "connections": connections,
         "rate_per_second": 1_000_000,
     }
-    if key is not None:
-        channel["dkim"] = {"selector": "bench", "private_key_file": str(key)}
+    if keys is not None:
+        rsa_key, ed_key = keys
+        channel["dkim"] = {"selector": "bench", "private_key_file": str(rsa_key)}
+        if ed_key is not None:
+            channel["dkim"]["ed25519_selector"] = "bench-ed"
+            channel["dkim"]["ed25519_private_key_file"] = str(ed_key)
     return {
         "version": 1,
         "store": {"url": store_url},
@@ -198,23 +209,37 @@ class LoopLag:
             self._task.cancel()
 
 
-async def run_adapter(args: argparse.Namespace, port: int, workdir: Path) -> dict[str, Any]:
-    if args.store == "postgresql":  # a throwaway database, dropped afterwards
-        pg_url = await create_database(DEFAULT_ADMIN_URL)
+@dataclass(frozen=True)
+class Run:
+    """One adapter run: which ledger, signed or not."""
+
+    label: str
+    store: str  # "sqlite" or a PostgreSQL admin URL (a throwaway database is made)
+    sign: bool = False
+
+
+async def run_adapter(
+    args: argparse.Namespace, run: Run, port: int, workdir: Path
+) -> dict[str, Any]:
+    folder = workdir / run.label.replace(" ", "-")
+    folder.mkdir()
+    if run.store != "sqlite":  # a throwaway database, dropped afterwards
+        pg_url = await create_database(run.store)
         try:
-            return await _run_adapter(args, port, workdir, pg_url)
+            return await _run_adapter(args, run, port, folder, pg_url)
         finally:
-            await drop_database(DEFAULT_ADMIN_URL, pg_url)
-    store_url = args.store or f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
-    return await _run_adapter(args, port, workdir, store_url)
+            await drop_database(run.store, pg_url)
+    store_url = f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
+    return await _run_adapter(args, run, port, folder, store_url)
 
 
 async def _run_adapter(
-    args: argparse.Namespace, port: int, workdir: Path, store_url: str
+    args: argparse.Namespace, run: Run, port: int, workdir: Path, store_url: str
 ) -> dict[str, Any]:
-    key = workdir / "dkim.pem" if args.dkim else None
+    keys = (workdir.parent / "dkim.pem", workdir.parent / "ed.pem" if args.ed25519 else None)
     path = workdir / "bench.yaml"
-    path.write_text(yaml.safe_dump(config_data(store_url, port, args.connections, key)))
+    data = config_data(store_url, port, args.connections, keys if run.sign else None)
+    path.write_text(yaml.safe_dump(data))
     loaded = load_config(path, environ={})
     channel = loaded.app.channels[0]
     assert isinstance(channel, EmailChannelConfig)
@@ -246,6 +271,7 @@ async def _run_adapter(
             "lag_ms": lag.worst * 1000,
             "payload": message.payload,
             "store": store.dialect,
+            "size": len(adapter.builder.outbox_entry("send", message, ()).content),
         }
     finally:
         await pacer.aclose()
@@ -275,6 +301,35 @@ def run_baseline(n: int, port: int, payload: dict[str, Any]) -> float:
     return n / (time.perf_counter() - start)
 
 
+def run_smtp_source(path: str, port: int, n: int, sessions: int, size: int) -> float:
+    """Postfix's C load generator into the same sink: what the sink and the loopback allow."""
+    command = [path, "-d", "-s", str(sessions), "-m", str(n), "-l", str(size)]
+    command += ["-f", "news@bench.example.org", "-t", "reader@bench.example.org"]
+    start = time.perf_counter()
+    subprocess.run([*command, f"127.0.0.1:{port}"], check=True, capture_output=True)
+    return n / (time.perf_counter() - start)
+
+
+def smtp_source_path() -> str | None:
+    return shutil.which("smtp-source") or next(
+        (p for p in SMTP_SOURCE_PATHS if os.access(p, os.X_OK)), None
+    )
+
+
+def make_keys(folder: Path, ed25519: bool) -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = serialization.PrivateFormat.TraditionalOpenSSL
+    (folder / "dkim.pem").write_bytes(
+        rsa_key.private_bytes(serialization.Encoding.PEM, pem, serialization.NoEncryption())
+    )
+    if ed25519:
+        ed = ed25519_keys.Ed25519PrivateKey.generate()
+        pkcs8 = serialization.PrivateFormat.PKCS8
+        (folder / "ed.pem").write_bytes(
+            ed.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=20_000, help="readers (default 20,000)")
@@ -283,50 +338,85 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=int, default=5_000, help="readers mailed by the baseline (0: skip)"
     )
-    parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit key)")
     parser.add_argument(
-        "--store",
-        help="'postgresql' (a throwaway database), a store URL, or nothing: a fresh SQLite file",
+        "--no-dkim", action="store_true", help="skip the DKIM-signed run (2048-bit RSA)"
+    )
+    parser.add_argument(
+        "--ed25519", action="store_true", help="sign with Ed25519 too (RFC 8463 dual signing)"
+    )
+    parser.add_argument(
+        "--postgresql",
+        default=DEFAULT_ADMIN_URL,
+        help="PostgreSQL server for the PostgreSQL-ledger run (a throwaway database is made "
+        "there), or 'none' to skip it",
     )
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sink:
         serve_sink(args.serve_sink)
         return
+    runs = [Run("unsigned", "sqlite")]
+    if not args.no_dkim:
+        runs.append(Run("signed", "sqlite", sign=True))
+    if args.postgresql != "none":
+        runs.append(Run("postgresql", args.postgresql))
     port = free_port()
     sink, sink_name = start_sink(args.sink, port)
+    results: dict[str, dict[str, Any]] = {}
+    ceiling = 0.0
     try:
         wait_for_port(port)
         with tempfile.TemporaryDirectory(prefix="email-bench-") as tmp:
-            if args.dkim:
-                command = ["openssl", "genrsa", "-traditional", "-out", f"{tmp}/dkim.pem", "2048"]
-                subprocess.run(command, check=True, capture_output=True)
-            adapter = asyncio.run(run_adapter(args, port, Path(tmp)))
-        baseline = run_baseline(args.baseline, port, adapter["payload"]) if args.baseline else 0
+            make_keys(Path(tmp), args.ed25519)
+            for run in runs:
+                results[run.label] = asyncio.run(run_adapter(args, run, port, Path(tmp)))
+        first = results["unsigned"]
+        baseline = run_baseline(args.baseline, port, first["payload"]) if args.baseline else 0
+        source = smtp_source_path()
+        if source is not None:
+            ceiling = run_smtp_source(source, port, args.n, args.connections, first["size"])
     finally:
         sink.terminate()
         sink.wait(timeout=10)
     print(f"sink:       {sink_name}")
     print(f"machine:    {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
-    dkim = ", DKIM-signed" if args.dkim else ""
-    print(
-        f"adapter:    {args.n} readers, {args.connections} connections, "
-        f"{adapter['store']} ledger{dkim}: {adapter['seconds']:.2f} s = "
-        f"{adapter['rate']:,.0f} msg/s ({adapter['note']})"
-    )
-    commits = adapter["commits"]
-    per_commit = args.n / commits if commits else 0
-    print(
-        f"            {commits} group commits ({per_commit:.1f} messages each), "
-        f"longest event-loop stall: {adapter['lag_ms']:.1f} ms"
-    )
-    print(f"            sender CPU: {adapter['cpu_ms']:.2f} ms per message (all threads)")
+    for run in runs:
+        result = results[run.label]
+        signed = ""
+        if run.sign:
+            signed = ", DKIM-signed (RSA-2048" + (" + Ed25519)" if args.ed25519 else ")")
+        commits = result["commits"]
+        per_commit = args.n / commits if commits else 0
+        print(
+            f"{run.label + ':':<11} {args.n} readers, {args.connections} connections, "
+            f"{result['store']} ledger{signed}: {result['seconds']:.2f} s = "
+            f"{result['rate']:,.0f} msg/s ({result['note']})"
+        )
+        print(
+            f"            {commits} group commits ({per_commit:.1f} messages each), "
+            f"longest event-loop stall: {result['lag_ms']:.1f} ms, "
+            f"sender CPU: {result['cpu_ms']:.2f} ms per message"
+        )
+    unsigned = first["rate"]
+    if "signed" in results:
+        print(f"signed / unsigned:       {results['signed']['rate'] / unsigned:.2f}x")
+    if "postgresql" in results:
+        print(f"postgresql / sqlite:     {results['postgresql']['rate'] / unsigned:.2f}x")
     if baseline:
         print(
             f"baseline:   smtplib, 1 connection, a new EmailMessage per reader, "
             f"{args.baseline} readers: {baseline:,.0f} msg/s"
         )
-        print(f"speed-up:   {adapter['rate'] / baseline:.1f}x")
+        print(f"unsigned / baseline:     {unsigned / baseline:.1f}x")
+    if ceiling:
+        print(
+            f"ceiling:    smtp-source, {args.connections} sessions, {args.n} messages of "
+            f"{first['size']} bytes: {ceiling:,.0f} msg/s"
+        )
+        for run in runs:
+            print(f"  {run.label + ' / ceiling:':<22} {results[run.label]['rate'] / ceiling:.2f}")
+    else:
+        print("ceiling:    smtp-source not installed (apt-get install postfix)")
 
 
 if __name__ == "__main__":

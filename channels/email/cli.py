@@ -196,7 +196,10 @@ def list_(
 
     loaded = state.loaded
     channel = _channel(loaded, list_name)
+    from distributor_channels.email.suppression import counts
+
     readers = state.with_store(lambda store: Subscribers(store).listing(channel.list_name, status))
+    events = state.with_store(lambda store: counts(store, channel.list_name))
     if as_json:
         rows = [
             {
@@ -205,6 +208,7 @@ def list_(
                 "status": r.status,
                 "topics": from_column(r.topics),
                 "created_at": r.created_at.isoformat(),
+                "why": r.last_error,
             }
             for r in readers
         ]
@@ -214,8 +218,13 @@ def list_(
     for r in readers:
         topics = ", ".join(from_column(r.topics)) or "all topics"
         since = r.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        clikit.echo(f"{r.address}  {r.status}  ({topics}; since {since})")
+        why = f" — {r.last_error}" if r.last_error else ""
+        clikit.echo(f"{r.address}  {r.status}  ({topics}; since {since}){why}")
     clikit.echo(f"{len(readers)} reader(s) on list {channel.list_name}")
+    clikit.echo(
+        f"bounces: {events['hard']} hard, {events['soft']} soft; "
+        f"complaints: {events['complaint']}; unsubscribed by mail: {events['unsubscribe']}"
+    )
 
 
 @subscribers.command("remove")

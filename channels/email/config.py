@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from distributor.config import NAME_PATTERN, ChannelConfig, Strict
 from distributor_channels.email import addresses
+from distributor_channels.email.bounce_config import BounceConfig
 
 DEFAULT_HTML_TEMPLATE = "email/article.html.j2"
 DEFAULT_TEXT_TEMPLATE = "email/article.txt.j2"
@@ -74,18 +75,37 @@ def is_loopback(host: str) -> bool:
 
 
 class DkimConfig(Strict):
-    """DKIM signing (dkimpy); the public key is in DNS at ``<selector>._domainkey.<domain>``."""
+    """DKIM signing; the public key is in DNS at ``<selector>._domainkey.<domain>``."""
 
     selector: str = Field(description="the DNS selector, e.g. `news2026`")
     domain: str | None = Field(default=None, description="signing domain; From's domain if unset")
     private_key_file: str = Field(description="PEM RSA key, 2048 bits recommended")
+    ed25519_private_key_file: str | None = Field(
+        default=None,
+        description="optional PEM Ed25519 key: every message then carries a second signature "
+        "(RFC 8463) next to the RSA one",
+    )
+    ed25519_selector: str | None = Field(
+        default=None,
+        description="the DNS selector of the Ed25519 key (its record has `k=ed25519`); "
+        "required with `ed25519_private_key_file`, and different from `selector`",
+    )
 
-    @field_validator("selector")
+    @field_validator("selector", "ed25519_selector")
     @classmethod
-    def _selector(cls, value: str) -> str:
-        if not _SELECTOR.match(value):
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None and not _SELECTOR.match(value):
             raise ValueError(f"not a DKIM selector: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> DkimConfig:
+        if (self.ed25519_private_key_file is None) != (self.ed25519_selector is None):
+            raise ValueError("ed25519_private_key_file and ed25519_selector go together")
+        if self.ed25519_selector == self.selector:
+            # One DNS record holds one key: the two signatures need two selectors.
+            raise ValueError("ed25519_selector must differ from selector")
+        return self
 
     @field_validator("domain")
     @classmethod
@@ -207,6 +227,11 @@ class EmailChannelConfig(ChannelConfig):
         description="the language of what readers see besides the stories: web pages, "
         "confirmation email, footer (built in: en, fr, de, es; override words under `labels`)",
     )
+    bounces: BounceConfig | None = Field(
+        default=None,
+        description="handle bounces and complaints that arrive after the send (see "
+        'docs/email.md, "Bounces and complaints")',
+    )
 
     @property
     def list_name(self) -> str:
@@ -219,7 +244,9 @@ class EmailChannelConfig(ChannelConfig):
 
     @property
     def sender(self) -> str:
-        """The envelope sender (MAIL FROM)."""
+        """The envelope sender (MAIL FROM) when bounces are not tagged per message."""
+        if self.bounces is not None:
+            return addresses.mailbox(self.bounces.address)[1]
         return addresses.mailbox(self.envelope_from or self.from_address)[1]
 
     @property

@@ -27,7 +27,7 @@ from distributor.store import Store
 from distributor_channels.email import smtp
 from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.confirmation import ConfirmationMailer
-from distributor_channels.email.dkim import DkimKeyError, DkimSigner
+from distributor_channels.email.dkim import DkimKeyError, DkimSigner, signer_for
 from distributor_channels.email.fanout import rate_slot
 from distributor_channels.email.links import Links
 from distributor_channels.email.models import Confirmation, ConfirmationStatus, Subscriber
@@ -190,11 +190,8 @@ class ConfirmationQueue:
         dkim = self.channel.dkim
         assert dkim is not None
         if self._signer is None:
-            domain = dkim.domain or self.channel.domain
             try:
-                self._signer = await asyncio.to_thread(
-                    DkimSigner.from_file, dkim.selector, domain, dkim.private_key_file
-                )
+                self._signer = await asyncio.to_thread(signer_for, dkim, self.channel.domain)
             except DkimKeyError as exc:
                 raise smtp.error(errors.ChannelBroken, self.channel, "confirm", str(exc)) from exc
         return self._signer

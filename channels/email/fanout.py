@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -24,13 +25,14 @@ from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.dkim import DkimSigner
 from distributor_channels.email.feed import ReaderFeed
 from distributor_channels.email.groupcommit import GroupCommitter
-from distributor_channels.email.message import Recipient, StoryMessage, dot_stuff
+from distributor_channels.email.message import Recipient, StoryMessage
 from distributor_channels.email.models import SendStatus
 from distributor_channels.email.sendlog import Claimed, Outcome, SendLog
 
 CLAIM_PER_CONNECTION = 50
 CONNECT_TRIES = 3
 CONNECT_BACKOFF_SECONDS = 0.5
+SIGNING_THREADS = 2
 
 
 def claim_batch(config: EmailChannelConfig) -> int:
@@ -77,6 +79,7 @@ class FanOut:
         progress_key: str,
         signer: DkimSigner | None,
         commit_lanes: int = 1,
+        envelope: Callable[[Claimed], str] | None = None,
     ) -> None:
         self.config = config
         self.story = story
@@ -87,9 +90,14 @@ class FanOut:
         self.pacer = pacer
         self.progress = progress
         self.progress_key = progress_key
-        self.signer = signer
+        # Canonicalised once per story; each reader's copy then costs a hash and a signature.
+        self.signer = signer.for_story(story.template, story.markers.all) if signer else None
+        # OpenSSL signs without holding the GIL: in threads, signatures run on another core
+        # while the event loop drives the SMTP connections.
+        self._signing = ThreadPoolExecutor(SIGNING_THREADS, "dkim") if signer else None
         self.slots = [rate_slot(config)]
         self.sender = config.sender.encode("ascii")  # parsed once: it is on every MAIL FROM
+        self.envelope = envelope  # a Return-Path per reader and story (VERP), when configured
         self.committer = GroupCommitter(log, lanes=commit_lanes)
         self.feed = ReaderFeed(log, article_id, claim_batch(config), self._count_done)
         self.report = Report()
@@ -120,6 +128,8 @@ class FanOut:
                 await self.committer.aclose()
                 await self._flush_outcomes()
                 await self.log.release()
+                if self._signing is not None:
+                    self._signing.shutdown(wait=False)
         report.retracted = self.feed.retracted
         report.commits = self.committer.commits
         if self.committer.failure is not None and report.transient is None:
@@ -189,10 +199,14 @@ class FanOut:
     async def _deliver(self, client: aiosmtplib.SMTP, reader: Claimed) -> None:
         try:
             recipient = self.recipient(reader)
-            if self.signer is None:
-                data = self.story.wire(recipient)
-            else:
-                data = dot_stuff(self.signer.sign(self.story.raw(recipient)))
+            sender = self.sender
+            if self.envelope is not None:
+                sender = self.envelope(reader).encode("ascii")
+            data = self.story.wire(recipient)
+            if self.signer is not None:
+                values = recipient.values()
+                loop = asyncio.get_running_loop()
+                data = await loop.run_in_executor(self._signing, self.signer.headers, values) + data
         except ValueError as exc:  # an address no header may carry (stored by another tool?)
             await self._add_outcome(Outcome(reader.subscriber_id, SendStatus.FAILED, str(exc)))
             self._count_done(1)
@@ -205,7 +219,7 @@ class FanOut:
                 client,
                 reader,
                 data,
-                sender=self.sender,
+                sender=sender,
                 mail_options=options,
                 committer=self.committer,
                 read_timeout=self._timeout(),

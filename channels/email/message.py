@@ -109,6 +109,8 @@ class StoryMessage:
             raw += b"\r\n"
         self.eight_bit = eight_bit
         self.size = len(raw)
+        self.template = raw  # with the markers in place: what a DKIM StorySigner canonicalises
+        self.markers = slots
         self._raw = _Template(raw, slots)
         # Reader values never start a line, nor with ".", so stuffing once is stuffing each copy.
         self._wire = _Template(_LEADING_DOT.sub(b"..", raw), slots)

@@ -117,3 +117,35 @@ class EmailSend(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_email_sends_delivery_status", "delivery_id", "status"),)
+
+
+class BounceKind:
+    HARD = "hard"  # the address does not exist (5.x.x): suppressed at once
+    SOFT = "soft"  # mailbox full, server busy (4.x.x): suppressed after N in M days
+    COMPLAINT = "complaint"  # the reader marked a story as spam (ARF, SES): suppressed at once
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the list's unsubscribe_mailto address
+
+    ALL = (HARD, SOFT, COMPLAINT, UNSUBSCRIBE)
+
+
+class BounceEvent(Base):
+    """One bounce, complaint or unsubscribe-by-mail, as it arrived: the history behind a
+    suppression and the counts ``subscribers list`` shows."""
+
+    __tablename__ = "email_bounces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_name: Mapped[str] = mapped_column(String(64))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("email_subscribers.id", ondelete="CASCADE")
+    )
+    article_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # imap, ses
+    detail: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_email_bounces_subscriber_kind", "subscriber_id", "kind", "received_at"),
+        Index("ix_email_bounces_list_kind", "list_name", "kind"),
+    )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-Purpose = Literal["unsubscribe", "confirm"]
+Purpose = Literal["unsubscribe", "confirm", "bounce"]
 
 MIN_SECRET_CHARS = 32
 """The shortest web secret accepted: a shorter one falls to an offline guess from one token."""

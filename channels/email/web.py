@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from distributor.clock import Clock
@@ -375,4 +375,47 @@ def routes(web: CoreWebContext) -> list[BaseRoute]:
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["POST"]),
+        *ses_routes(context),
     ]
+
+
+def ses_routes(context: WebContext) -> list[BaseRoute]:
+    """``POST /bounces/ses`` when a list accepts SES notifications."""
+    from distributor_channels.email import ses
+    from distributor_channels.email.bounce_reader import BounceHandler
+
+    configs = [c.bounces.ses for c in context.lists.values() if c.bounces and c.bounces.ses]
+    if not configs:
+        return []
+    accepted = ses.topics(configs)
+    certificates = ses.CertificateSource(configs[0].certificate_dir)
+    handler = BounceHandler(context.app, context.store, "ses")
+
+    async def notification(request: Request) -> PlainTextResponse:
+        try:
+            envelope = ses.parse(await request.body())
+            if envelope.get("TopicArn") not in accepted:
+                raise ses.Refused(f"topic {envelope.get('TopicArn')!r} is not configured")
+            await ses.verify(envelope, certificates)
+        except ValueError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        except ses.Refused as exc:
+            log.warning("SES notification refused: %s", exc)
+            return PlainTextResponse("refused", status_code=403)
+        if envelope["Type"] == "SubscriptionConfirmation":
+            log.warning(
+                "SNS asks to confirm the subscription of topic %s: open %s",
+                envelope.get("TopicArn"),
+                envelope.get("SubscribeURL"),
+            )
+            return PlainTextResponse("ok")
+        if envelope["Type"] == "Notification":
+            try:
+                event = ses.parse(str(envelope.get("Message", "")).encode())
+            except ValueError:
+                return PlainTextResponse("the notification's Message is not JSON", 400)
+            for notice in ses.notices(event, handler.tokens):
+                await handler.suppressor.apply(notice)
+        return PlainTextResponse("ok")
+
+    return [Route("/bounces/ses", notification, methods=["POST"])]

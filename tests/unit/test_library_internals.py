@@ -42,7 +42,7 @@ from distributor_channels.telegram import error_map
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 # Distribution → the major version whose internals the code uses (and pyproject pins).
-PINNED_MAJORS = {"aiosmtplib": 5, "discord.py": 2, "python-telegram-bot": 22}
+PINNED_MAJORS = {"aiosmtplib": 5, "dkimpy": 1, "discord.py": 2, "python-telegram-bot": 22}
 
 
 def internals_gone(library: str, what: str, needed_by: str) -> str:
@@ -78,6 +78,23 @@ def test_libraries_with_used_internals_are_pinned_to_the_tested_major(
     assert installed == major, (
         f"{library} {metadata.version(library)} is installed, but its internals were checked "
         f"against {major}.x: review this file and the modules it names, then update the pin"
+    )
+
+
+# -- dkimpy: channels/email/dkim.py (tests/email/test_dkim.py checks the results) ---------------
+
+
+def test_dkimpy_still_has_the_canonicalisation_the_signer_uses() -> None:
+    import dkim
+    from dkim import canonicalization
+
+    for name in ("rfc822_parse", "select_headers"):
+        assert callable(getattr(dkim, name, None)), internals_gone(
+            "dkimpy", f"dkim.{name}", "channels/email/dkim.py"
+        )
+    policy = getattr(canonicalization, "CanonicalizationPolicy", None)
+    assert policy is not None and hasattr(policy, "from_c_value"), internals_gone(
+        "dkimpy", "CanonicalizationPolicy.from_c_value", "channels/email/dkim.py"
     )
 
 

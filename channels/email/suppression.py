@@ -1,0 +1,138 @@
+"""Acting on bounces and complaints: record each, suppress the reader when the policy says so.
+
+A hard bounce or a complaint suppresses at once; soft bounces once ``soft_limit`` of them came
+within ``soft_days``; a mail to ``unsubscribe_mailto`` unsubscribes. Suppressed readers keep
+their row (bounced or unsubscribed, with the reason in ``last_error``), so no import mails
+them again and ``subscribers list`` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from distributor.store import Store
+from distributor_channels.email.bounce_config import BounceConfig
+from distributor_channels.email.bounces import Notice
+from distributor_channels.email.models import BounceEvent, BounceKind, Subscriber, SubscriberStatus
+from distributor_channels.email.tokens import TokenSigner
+
+log = logging.getLogger("distributor.email.bounces")
+
+_ACTIVE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one notice did, for logs and tests."""
+
+    subscriber_id: int | None
+    kind: str
+    suppressed: bool
+    why: str
+
+
+class Suppressor:
+    def __init__(
+        self,
+        store: Store,
+        policies: Mapping[str, BounceConfig],
+        links: TokenSigner,
+        source: str,
+    ) -> None:
+        self.store = store
+        self.policies = policies  # list name -> its bounce settings
+        self.links = links
+        self.source = source
+
+    async def apply(self, notice: Notice) -> list[Applied]:
+        async with self.store.session() as session, session.begin():
+            readers = await self._readers(session, notice)
+            done = []
+            for reader in readers:
+                done.append(await self._one(session, reader, notice))
+            if not readers:
+                done.append(Applied(None, notice.kind, False, "no reader of ours"))
+            return done
+
+    async def _readers(self, session: AsyncSession, notice: Notice) -> list[Subscriber]:
+        if notice.tag is not None:
+            row = await session.get(Subscriber, notice.tag.subscriber_id)
+            return [row] if row is not None and row.list_name == notice.tag.list_name else []
+        if notice.claims is not None:
+            row = await session.get(Subscriber, notice.claims.subscriber_id)
+            if row is None or row.list_name != notice.claims.list_name:
+                return []
+            return [row] if self.links.verify(notice.claims, row.address) else []
+        if notice.address is not None:
+            rows = await session.scalars(
+                select(Subscriber).where(
+                    Subscriber.address == notice.address,
+                    Subscriber.list_name.in_(notice.lists),
+                )
+            )
+            return list(rows)
+        return []
+
+    async def _one(self, session: AsyncSession, reader: Subscriber, notice: Notice) -> Applied:
+        now = self.store.clock()
+        article_id = notice.tag.article_id if notice.tag is not None else None
+        session.add(
+            BounceEvent(
+                list_name=reader.list_name,
+                subscriber_id=reader.id,
+                article_id=article_id,
+                kind=notice.kind,
+                source=self.source,
+                detail=notice.detail,
+                received_at=now,
+            )
+        )
+        why = notice.detail
+        suppress = notice.kind != BounceKind.SOFT
+        if notice.kind == BounceKind.SOFT:
+            policy = self.policies.get(reader.list_name)
+            limit, days = (policy.soft_limit, policy.soft_days) if policy else (3, 14)
+            since = now - timedelta(days=days)
+            await session.flush()
+            count = await session.scalar(
+                select(func.count()).where(
+                    BounceEvent.subscriber_id == reader.id,
+                    BounceEvent.kind == BounceKind.SOFT,
+                    BounceEvent.received_at >= since,
+                )
+            )
+            suppress = (count or 0) >= limit
+            why = f"{count} soft bounces in {days} days, the last: {notice.detail}"
+        if not suppress or reader.status not in _ACTIVE:
+            return Applied(reader.id, notice.kind, False, why)
+        if notice.kind in (BounceKind.HARD, BounceKind.SOFT):
+            reader.status = SubscriberStatus.BOUNCED
+            reader.bounced_at = now
+            reader.last_error = f"bounced: {why}"
+        else:
+            reader.status = SubscriberStatus.UNSUBSCRIBED
+            reader.unsubscribed_at = now
+            reader.last_error = (
+                "unsubscribed by mail" if notice.kind == BounceKind.UNSUBSCRIBE else why
+            )
+        reader.updated_at = now
+        log.info("list %s: reader #%d suppressed (%s)", reader.list_name, reader.id, notice.kind)
+        return Applied(reader.id, notice.kind, True, why)
+
+
+async def counts(store: Store, list_name: str) -> dict[str, int]:
+    """Bounce, complaint and unsubscribe-by-mail events of a list, by kind."""
+    async with store.session() as session:
+        rows = await session.execute(
+            select(BounceEvent.kind, func.count())
+            .where(BounceEvent.list_name == list_name)
+            .group_by(BounceEvent.kind)
+        )
+        found = {str(kind): int(n) for kind, n in rows.all()}
+    return {kind: found.get(kind, 0) for kind in BounceKind.ALL}
