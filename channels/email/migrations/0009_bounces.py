@@ -1,7 +1,7 @@
 """email bounces, complaints and unsubscribes by mail
 
 Revision ID: 0009
-Revises: 0002
+Revises: 0008
 Create Date: 2026-12-06 11:00:00.000000
 """
 
