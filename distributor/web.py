@@ -2,7 +2,8 @@
 
 Platforms bring their routes through their spec's ``web_routes`` (email's reader pages); the
 editors' desk (``/desk/``) and the CMS API (``/api/v1/``) are the core's own. Every answer,
-error pages included, carries the same security headers. No access log is written: platform URLs carry readers' tokens.
+error pages included, carries the same security headers. No access log is written: platform
+URLs carry readers' tokens.
 """
 
 from __future__ import annotations
