@@ -53,7 +53,7 @@ async def open_desk(store: Store, tmp_path: Path, **web: Any) -> Desk:
     )
     context = WebContext(loaded.app, store, loaded.renderer(), tmp_path / "outbox", store.clock)
     app = create_app(context)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
     accounts = Accounts(store)
     token = (await accounts.create_token("cms")).secret
