@@ -11,8 +11,9 @@ import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from distributor import wakeup
 from distributor.desk.models import AuditEntry
 from distributor.logs import REDACTOR
 from distributor.store import Store
@@ -29,9 +30,15 @@ async def record(
     article_id: int | None = None,
     detail: str = "",
     data: Mapping[str, object] | None = None,
+    notify: bool = False,
 ) -> None:
-    """Append one entry (secrets masked in its detail)."""
+    """Append one entry (secrets masked in its detail).
+
+    ``notify`` also wakes the workers (``wakeup``), in the same transaction: one commit, not two.
+    """
     async with store.session() as session, session.begin():
+        if notify and store.dialect == "postgresql":
+            await session.execute(text("SELECT pg_notify(:c, '')"), {"c": wakeup.CHANNEL})
         session.add(
             AuditEntry(
                 at=store.clock(),

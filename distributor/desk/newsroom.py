@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from distributor import editorial, errors, ingest, unsent, wakeup
+from distributor import editorial, errors, ingest, unsent
 from distributor.desk import audit
 from distributor.desk.models import Role
 from distributor.ledger import Ledger
@@ -205,8 +205,8 @@ class Newsroom:
                 "queue",
                 article_id=result.article_id,
                 detail=drafted.draft.title,
+                notify=True,
             )
-            await wakeup.notify(self.store)
         return result.article_id, result.created
 
     async def view(self, article_id: int) -> StoryView:
@@ -296,9 +296,13 @@ class Newsroom:
         except ValueError as exc:
             raise Conflict(str(exc)) from None
         await audit.record(
-            self.store, actor.label, "correct", article_id=article_id, detail=drafted.draft.title
+            self.store,
+            actor.label,
+            "correct",
+            article_id=article_id,
+            detail=drafted.draft.title,
+            notify=True,
         )
-        await wakeup.notify(self.store)
         return edits
 
     async def retract(self, actor: Actor, article_id: int) -> int:
@@ -306,8 +310,7 @@ class Newsroom:
         if view.article.status == ArticleStatus.RETRACTED:
             raise Conflict(f"story #{article_id} was already retracted")
         deletes = await Ledger(self.store).retract(article_id)
-        await audit.record(self.store, actor.label, "retract", article_id=article_id)
-        await wakeup.notify(self.store)
+        await audit.record(self.store, actor.label, "retract", article_id=article_id, notify=True)
         return deletes
 
     async def retry(self, actor: Actor, article_id: int, channel: str | None = None) -> int:
@@ -316,9 +319,13 @@ class Newsroom:
             raise Invalid(f"no channel named {channel!r}", [("channel", "unknown channel")])
         count = await Ledger(self.store).requeue(article_id=article_id, channel=channel)
         await audit.record(
-            self.store, actor.label, "retry", article_id=article_id, detail=channel or ""
+            self.store,
+            actor.label,
+            "retry",
+            article_id=article_id,
+            detail=channel or "",
+            notify=True,
         )
-        await wakeup.notify(self.store)
         return count
 
     async def cancel(self, actor: Actor, article_id: int) -> int:
@@ -354,8 +361,8 @@ class Newsroom:
             "reschedule",
             article_id=article_id,
             detail="; ".join(revised.changed),
+            notify=True,
         )
-        await wakeup.notify(self.store)
         return revised.changed
 
     # -- channels (admins) ------------------------------------------------------------------
@@ -376,8 +383,7 @@ class Newsroom:
     async def resume(self, actor: Actor, name: str) -> bool:
         self._channel(actor, name)
         done = await self.store.resume_channel(name)
-        await audit.record(self.store, actor.label, "resume", detail=name)
-        await wakeup.notify(self.store)
+        await audit.record(self.store, actor.label, "resume", detail=name, notify=True)
         return done
 
 
