@@ -463,5 +463,12 @@ def preview(
                 echo(post.payload.decode("utf-8", errors="replace"))
 
 
+# Desk accounts and API tokens (``distributor users``, ``distributor tokens``).
+from distributor.desk import commands as _desk_commands  # noqa: E402
+
+main.add_command(_desk_commands.users)
+main.add_command(_desk_commands.tokens)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

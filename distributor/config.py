@@ -211,7 +211,7 @@ DEVELOPMENT_WEB_SECRET = "insecure-development-secret-change-me"  # noqa: S105 (
 
 
 class WebConfig(Strict):
-    """The web service: readers' pages of the platforms (email), later the desk and the API."""
+    """The web service: readers' pages of the platforms (email), the editors' desk, the API."""
 
     base_url: str = Field(
         default="http://127.0.0.1:8080",
@@ -234,6 +234,19 @@ class WebConfig(Strict):
         "period (confirmation links expire within `confirm_expiry_days`; unsubscribe links live "
         "in mailboxes for as long as readers keep them, so keep it at least a few months), then "
         "remove it. Each must be 32 characters or more, like `secret`",
+    )
+
+    session_idle_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="a desk session unused for this long ends; the editor logs in again",
+    )
+    api_requests_per_minute: int = Field(
+        default=6000,
+        ge=1,
+        description="requests one API token may make per minute; beyond it the API answers 429 "
+        "with Retry-After",
     )
 
 

@@ -126,6 +126,14 @@ def read_stories(path: Path, options: IngestOptions) -> FileStories:
     return found
 
 
+def read_fields(fields: Mapping[str, Any], options: IngestOptions, name: str) -> Parsed:
+    """One story from keys already parsed (the API's JSON body, the desk's form).
+
+    Raises ``IngestError`` naming ``name`` and the key at fault, as for a file.
+    """
+    return _finish(fields, options, name, None)
+
+
 def _parse(text: str, suffix: str, name: str) -> Iterator[tuple[str, object]]:
     stripped = text.lstrip()
     if suffix == ".json" or (suffix not in (".md", ".markdown", ".txt") and stripped[:1] in "[{"):

@@ -206,5 +206,6 @@ class ChannelState(Base):
 
 
 # The feed tables live in their package, on this metadata: import them with the core's so the
-# migrations' environment and schema comparisons see every table.
+# migrations' environment and schema comparisons see every table (the desk's too).
+from distributor.desk import models as _desk_models  # noqa: E402, F401
 from distributor.feeds import models as _feed_models  # noqa: E402, F401

@@ -36,6 +36,13 @@ def parse_duration(text: str) -> timedelta:
 
 def parse_when(text: str, *, now: datetime, zone: tzinfo) -> datetime:
     """An aware UTC datetime for ``text``; raises ValueError naming what could not be read."""
+    try:
+        return _parse_when(text, now=now, zone=zone)
+    except OverflowError:  # "in 99999999 weeks", or year 9999 in a zone east of UTC
+        raise ValueError(f"{text[:80]!r} is out of the range of times") from None
+
+
+def _parse_when(text: str, *, now: datetime, zone: tzinfo) -> datetime:
     value = text.strip()
     lowered = value.lower()
     if lowered == "now":

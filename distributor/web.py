@@ -1,13 +1,15 @@
 """The one web service (``distributor web``): the core's routes plus every platform's.
 
 Platforms bring their routes through their spec's ``web_routes`` (email's reader pages); the
-editors' desk and the API will be mounted here too. Every answer, error pages included, carries
-the same security headers. No access log is written: platform URLs carry readers' tokens.
+editors' desk (``/desk/``) and the CMS API (``/api/v1/``) are the core's own. Every answer,
+error pages included, carries the same security headers. No access log is written: platform
+URLs carry readers' tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +121,17 @@ class _BodyLimit:
 
 
 async def _refuse(status: int, reason: str, scope: Scope, receive: Receive, send: Send) -> None:
-    response = PlainTextResponse(reason, status_code=status, headers=SECURITY_HEADERS)
+    response: Response
+    if "/api/" in scope.get("path", ""):  # the API answers every error as RFC 9457 problems
+        problem = {"type": "about:blank", "title": reason, "status": status, "detail": reason}
+        response = Response(
+            json.dumps(problem),
+            status_code=status,
+            headers=SECURITY_HEADERS,
+            media_type="application/problem+json",
+        )
+    else:
+        response = PlainTextResponse(reason, status_code=status, headers=SECURITY_HEADERS)
     response.headers["Connection"] = "close"
     await response(scope, receive, send)
 
@@ -145,13 +157,21 @@ def platform_routes(context: WebContext) -> list[BaseRoute]:
     return routes
 
 
+def desk_routes(context: WebContext) -> list[BaseRoute]:
+    """The editors' desk and the CMS API."""
+    from distributor.desk import api, pages
+
+    return [*api.routes(context), *pages.routes(context)]
+
+
 def create_app(context: WebContext, extra: Sequence[BaseRoute] = ()) -> Starlette:
-    """The ASGI application: health, then each platform's routes."""
+    """The ASGI application: health, the desk and the API, then each platform's routes."""
 
     async def health(_request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     routes: list[BaseRoute] = [Route("/healthz", health, methods=["GET"])]
+    routes.extend(desk_routes(context))
     routes.extend(platform_routes(context))
     routes.extend(extra)
     prefix = base_path(context)
