@@ -71,6 +71,12 @@ class DispatchConfig(Strict):
         'each attempt ("equal jitter")',
     )
     backoff_max_seconds: float = Field(default=3600.0, gt=0, description="the cap on that delay")
+    breaking_priority: int = Field(
+        default=8,
+        description="stories at or above this priority take the breaking-news lane: claimed at "
+        "once even while a channel works through a backlog, and paced on the budget each "
+        "platform keeps free for them (Telegram: `rates.breaking_per_minute`)",
+    )
 
 
 class SummaryConfig(Strict):

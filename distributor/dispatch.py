@@ -81,6 +81,18 @@ class Dispatcher:
 
     async def tick(self) -> TickReport:
         """One pass: route what is due, then claim and process one batch."""
+        return await self._pass(breaking=False)
+
+    async def breaking_tick(self) -> TickReport:
+        """Route what is due, then claim and send only breaking stories.
+
+        Runs beside a ``tick`` that may hold a channel's backlog for minutes (a Telegram
+        channel takes 20 posts a minute): the breaking posts do not wait for that batch, nor
+        for a free place among the channels served side by side.
+        """
+        return await self._pass(breaking=True)
+
+    async def _pass(self, *, breaking: bool) -> TickReport:
         report = TickReport()
         names = set(self.story_channels())
         routable = [c for c in self.app.channels if c.name in names]
@@ -90,7 +102,11 @@ class Dispatcher:
         if self.stopping:
             return report
         claimed = await self.ledger.claim(
-            self.owner, channels, self.app.dispatch.batch_size, self.app.dispatch.lease_seconds
+            self.owner,
+            channels,
+            self.app.dispatch.batch_size,
+            self.app.dispatch.lease_seconds,
+            min_priority=self.app.dispatch.breaking_priority if breaking else None,
         )
         report.claimed = len(claimed)
         if not claimed:
@@ -101,9 +117,13 @@ class Dispatcher:
         for delivery in claimed:
             by_channel[delivery.channel].append(delivery)
         renewer = asyncio.create_task(self._renew_leases())
+        semaphore = None if breaking else self._semaphore
         try:
             await asyncio.gather(
-                *(self._run_channel(rows, articles, report) for rows in by_channel.values())
+                *(
+                    self._run_channel(rows, articles, report, semaphore)
+                    for rows in by_channel.values()
+                )
             )
         finally:
             renewer.cancel()
@@ -130,10 +150,14 @@ class Dispatcher:
                 await self.ledger.renew(self.owner, self.held, self.app.dispatch.lease_seconds)
 
     async def _run_channel(
-        self, rows: Sequence[Delivery], articles: Mapping[int, Article], report: TickReport
+        self,
+        rows: Sequence[Delivery],
+        articles: Mapping[int, Article],
+        report: TickReport,
+        semaphore: asyncio.Semaphore | None,
     ) -> None:
         # One channel's posts go out one after another, in order; channels run side by side.
-        async with self._semaphore:
+        async with semaphore or contextlib.nullcontext():
             for delivery in rows:
                 try:
                     await self._process(delivery, articles.get(delivery.article_id), report)
@@ -155,6 +179,8 @@ class Dispatcher:
             version=article.version,
             attempt=delivery.attempts + 1,
             extra={"title": article.title},
+            priority=delivery.priority,
+            breaking=delivery.priority >= self.app.dispatch.breaking_priority,
         )
         try:
             message = None

@@ -108,9 +108,17 @@ class Ledger:
     # -- claiming ---------------------------------------------------------------------------
 
     async def claim(
-        self, owner: str, channels: Collection[str], limit: int, lease_seconds: float
+        self,
+        owner: str,
+        channels: Collection[str],
+        limit: int,
+        lease_seconds: float,
+        *,
+        min_priority: int | None = None,
     ) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries of ``channels`` to ``owner``.
+
+        ``min_priority`` claims only deliveries at or above it (the breaking-news lane).
 
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows.
         SQLite: the single UPDATE runs under the database write lock, which serialises claims.
@@ -122,13 +130,16 @@ class Ledger:
         # inside a join, and each rescan locks another `limit` rows: one worker then takes
         # the whole queue (measured). The alias keeps it from correlating with the UPDATE.
         candidate = aliased(Delivery)
+        conditions = [
+            where_status(candidate.status, Event.CLAIM),
+            candidate.next_attempt_at <= now,
+            candidate.channel.in_(list(channels)),
+        ]
+        if min_priority is not None:
+            conditions.append(candidate.priority >= min_priority)
         due = (
             select(candidate.id)
-            .where(
-                where_status(candidate.status, Event.CLAIM),
-                candidate.next_attempt_at <= now,
-                candidate.channel.in_(list(channels)),
-            )
+            .where(*conditions)
             .order_by(candidate.priority.desc(), candidate.next_attempt_at, candidate.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -77,6 +77,15 @@ class SendContext:
         return self.ticket.extra
 
     @property
+    def priority(self) -> int:
+        return self.ticket.priority
+
+    @property
+    def breaking(self) -> bool:
+        """A breaking story: it may use the rate budget kept free for breaking news."""
+        return self.ticket.breaking
+
+    @property
     def key(self) -> str:
         """Stable across retries and processes: the adapters' idempotency key."""
         return self.ticket.key

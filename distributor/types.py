@@ -106,6 +106,10 @@ class DeliveryTicket:
     version: int
     attempt: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    # At or above ``dispatch.breaking_priority``: adapters may spend the budget they keep
+    # free for breaking news, so the post overtakes a backlog that waits on a rate limit.
+    breaking: bool = False
 
     @property
     def key(self) -> str:

@@ -176,7 +176,9 @@ class TelegramAdapter:
         while True:
             chat = str(current["chat_id"])
             try:
-                await self.pacing.before(_OPERATIONS[method], self._chat_ids.get(chat, chat))
+                await self.pacing.before(
+                    _OPERATIONS[method], self._chat_ids.get(chat, chat), breaking=context.breaking
+                )
                 await context.about_to_send()  # paced and leaving now: a crash is in doubt
                 return await self.client.call(method, current), chat
             except tg.ChatMigrated as exc:
