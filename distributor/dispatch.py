@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distributor import article_views, errors
+from distributor import article_views, errors, quiet_hours
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
@@ -172,6 +172,17 @@ class Dispatcher:
         if self.stopping or article is None or delivery.channel in self.paused:
             await self.ledger.release(delivery, self.owner)
             return
+        quiet = quiet_hours.SEND
+        if delivery.operation == Operation.SEND:
+            quiet = quiet_hours.decide(
+                adapter.config.quiet_hours, self.app.zone, self.store.clock(), delivery.priority
+            )
+        if quiet.hold_until is not None:
+            # Edits and deletions ring no bell: only new posts wait for the morning.
+            await self.ledger.postpone(delivery, self.owner, quiet.hold_until)
+            log.info("%s: quiet hours, delivery %s held until %s", delivery.channel, delivery.id,
+                     quiet.hold_until.isoformat())  # fmt: skip
+            return
         ticket = DeliveryTicket(
             delivery_id=delivery.id,
             article_id=article.id,
@@ -181,6 +192,7 @@ class Dispatcher:
             extra={"title": article.title},
             priority=delivery.priority,
             breaking=delivery.priority >= self.app.dispatch.breaking_priority,
+            notify=quiet.notify,
         )
         try:
             message = None

@@ -288,6 +288,12 @@ class Ledger:
         """Give a claimed delivery back untouched (e.g. its channel got paused meanwhile)."""
         return await self._guarded(Event.RELEASE, delivery.id, owner, **NO_LEASE)
 
+    async def postpone(self, delivery: Delivery, owner: str, until: datetime) -> bool:
+        """Give a claimed delivery back untouched, due again at ``until`` (quiet hours)."""
+        return await self._guarded(
+            Event.RELEASE, delivery.id, owner, next_attempt_at=until, **NO_LEASE
+        )
+
     # -- crash recovery ---------------------------------------------------------------------
 
     async def reap(self, policies: Mapping[str, str]) -> list[Reaped]:

@@ -86,6 +86,11 @@ class SendContext:
         return self.ticket.breaking
 
     @property
+    def notify(self) -> bool:
+        """False: post without a notification (the channel's quiet hours, ``silent`` mode)."""
+        return self.ticket.notify
+
+    @property
     def key(self) -> str:
         """Stable across retries and processes: the adapters' idempotency key."""
         return self.ticket.key

@@ -110,6 +110,8 @@ class DeliveryTicket:
     # At or above ``dispatch.breaking_priority``: adapters may spend the budget they keep
     # free for breaking news, so the post overtakes a backlog that waits on a rate limit.
     breaking: bool = False
+    # False during a channel's quiet hours in ``silent`` mode: post without a notification.
+    notify: bool = True
 
     @property
     def key(self) -> str:

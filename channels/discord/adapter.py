@@ -8,6 +8,7 @@ this module as one of the ``distributor.errors`` classes (see ``errors``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -167,6 +168,8 @@ class DiscordAdapter:
 
     async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
         parts = self._parts(message, "send")
+        if not context.notify:
+            parts = dataclasses.replace(parts, silent=True)
         nonce = delivery_nonce(self.channel.name, context)
         ref = await self._call("send", lambda: self._transport.create(parts, nonce), context)
         return SendResult(refs=(ref,), sent_at=self.core.clock())

@@ -23,6 +23,8 @@ class MessageParts:
     allowed_mentions: discord.AllowedMentions
     username: str | None = None
     avatar_url: str | None = None
+    # Discord's SUPPRESS_NOTIFICATIONS flag (4096): the channel's quiet hours, silent mode.
+    silent: bool = False
 
 
 def _mentioned_role(payload: Mapping[str, Any], mention_role: int | None) -> int | None:

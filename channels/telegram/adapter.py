@@ -151,6 +151,8 @@ class TelegramAdapter:
     ) -> SendResult:
         method = payload["method"]
         params = {**payload["params"], "chat_id": self.chat}
+        if not context.notify:  # the channel's quiet hours, silent mode
+            params["disable_notification"] = True
         result, _ = await self._call(method, params, notes, context)
         if not isinstance(result, Message):
             raise self._rejected(method, "Telegram did not return the message it posted")
