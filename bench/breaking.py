@@ -68,10 +68,11 @@ async def measure(
         store = await Store.open(loaded.app.store, auto_upgrade=True)
         for n in range(backlog):
             await store.add_article(story(f"Backlog story {n}", 0))
+        log = (workdir / "worker.log").open("w")  # read it when a figure looks wrong
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DISTRIBUTOR_CONFIG": str(path)}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "distributor", "run"],
-            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "distributor", "-v", "run"],
+            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         latencies: list[float] = []
         try:
@@ -94,6 +95,7 @@ async def measure(
         finally:
             worker.terminate()
             worker.wait(timeout=60)
+            log.close()
             await store.close()
     sends = sorted(r.time for r in fake.requests if r.method == "sendMessage" and r.status == 200)
     minutes = (sends[-1] - sends[0]) / 60 if len(sends) > 1 else float("nan")

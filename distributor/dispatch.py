@@ -96,7 +96,8 @@ class Dispatcher:
         report = TickReport()
         names = set(self.story_channels())
         routable = [c for c in self.app.channels if c.name in names]
-        report.routed = len(await self.ledger.route_due(routable))
+        lane = self.app.dispatch.breaking_priority if breaking else None
+        report.routed = len(await self.ledger.route_due(routable, min_priority=lane))
         self.paused = set(await self.store.paused_channels())
         channels = [name for name in self.story_channels() if name not in self.paused]
         if self.stopping:
@@ -106,7 +107,7 @@ class Dispatcher:
             channels,
             self.app.dispatch.batch_size,
             self.app.dispatch.lease_seconds,
-            min_priority=self.app.dispatch.breaking_priority if breaking else None,
+            min_priority=lane,
         )
         report.claimed = len(claimed)
         if not claimed:
@@ -183,6 +184,11 @@ class Dispatcher:
             log.info("%s: quiet hours, delivery %s held until %s", delivery.channel, delivery.id,
                      quiet.hold_until.isoformat())  # fmt: skip
             return
+        reply_to = None
+        if delivery.operation == Operation.SEND and article.follow_up_of is not None:
+            # The original's first post on this channel; none there: a story of its own.
+            found = await self.store.post_refs(article.follow_up_of, delivery.channel)
+            reply_to = found[0] if found else None
         ticket = DeliveryTicket(
             delivery_id=delivery.id,
             article_id=article.id,
@@ -193,6 +199,7 @@ class Dispatcher:
             priority=delivery.priority,
             breaking=delivery.priority >= self.app.dispatch.breaking_priority,
             notify=quiet.notify,
+            reply_to=reply_to,
         )
         try:
             message = None

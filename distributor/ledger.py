@@ -57,20 +57,31 @@ class Ledger:
 
     # -- routing ----------------------------------------------------------------------------
 
-    async def route_due(self, channels: Sequence[ChannelConfig], limit: int = 500) -> list[int]:
+    async def route_due(
+        self,
+        channels: Sequence[ChannelConfig],
+        limit: int = 500,
+        *,
+        min_priority: int | None = None,
+    ) -> list[int]:
         """Create one delivery per matching channel for every article whose time has come.
 
         The unique (article, channel) constraint, not a check-then-insert, keeps this
-        idempotent when several workers route at once.
+        idempotent when several workers route at once. ``min_priority`` routes only the
+        articles at or above it (the breaking-news lane, which must not spend its time
+        routing a backlog).
         """
         now = self.store.clock()
         enabled = [c for c in channels if c.enabled]
         routed: list[int] = []
+        conditions = [Article.status == ArticleStatus.QUEUED, Article.publish_at <= now]
+        if min_priority is not None:
+            conditions.append(Article.priority >= min_priority)
         async with self.store.session() as session, session.begin():
             articles = (
                 await session.scalars(
                     select(Article)
-                    .where(Article.status == ArticleStatus.QUEUED, Article.publish_at <= now)
+                    .where(*conditions)
                     .order_by(Article.priority.desc(), Article.publish_at, Article.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)

@@ -186,10 +186,10 @@ class Service:
     ) -> TickReport:
         """One tick; whatever wakes the loop meanwhile runs a breaking-news pass beside it.
 
-        A tick can hold a rate-limited channel's batch for minutes. A story queued meanwhile
-        is routed at once by the breaking pass, and sent at once if it is breaking news;
-        anything else waits for the next tick, which the service starts as soon as this one
-        ends (a tick that did work always asks for another).
+        A tick can hold a rate-limited channel's batch for minutes. A breaking story queued
+        meanwhile is routed and sent at once by the breaking pass; anything else waits for
+        the next tick, which the service starts as soon as this one ends (a tick that did
+        work always asks for another).
         """
         total = TickReport()
         tick = asyncio.create_task(dispatcher.tick())

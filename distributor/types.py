@@ -112,6 +112,8 @@ class DeliveryTicket:
     breaking: bool = False
     # False during a channel's quiet hours in ``silent`` mode: post without a notification.
     notify: bool = True
+    # A follow-up: where the original story's post is on this channel, to reply to it.
+    reply_to: MessageRef | None = None
 
     @property
     def key(self) -> str:
@@ -134,6 +136,7 @@ class ArticleDraft:
     priority: int = 0
     external_id: str | None = None
     source: str | None = None
+    follow_up_of: int | None = None  # the article this one updates (a developing story)
 
     @property
     def dedup_key(self) -> str:

@@ -109,6 +109,7 @@ class BotTransport:
             allowed_mentions=parts.allowed_mentions,
             nonce=nonce,
             silent=parts.silent,
+            reference=parts.reference,  # type: ignore[arg-type]  # None means no reply
         )
         return MessageRef(target=str(message.channel.id), message_id=str(message.id), kind="bot")
 

@@ -63,7 +63,10 @@ class Budget:
     @property
     def interval(self) -> float:
         """The even spacing in this process that stays under the limit."""
-        return self.window / max(1.0, self.limit * (1 - self.margin) - self.reserved)
+        share = self.limit * (1 - self.margin)
+        if self.reserved:  # what the lane leaves, never less than one call a window
+            share = max(1.0, share - self.reserved)
+        return self.window / share
 
 
 class Spacer:

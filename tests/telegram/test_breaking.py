@@ -107,7 +107,8 @@ async def test_ledger_claims_only_breaking_rows_for_the_lane(store: Store) -> No
     quiet = (await store.add_article(replace(due, title="Quiet", url=None))).article_id
     loud = (await store.add_article(replace(due, title="Loud", url=None, priority=10))).article_id
     config = TelegramChannelConfig(name="tg", platform="telegram", chat="@newsroom", dry_run=True)
-    await ledger.route_due([config])
+    assert await ledger.route_due([config], min_priority=8) == [loud]  # the lane's routing
+    assert await ledger.route_due([config]) == [quiet]
     claimed = await ledger.claim("w", ["tg"], 10, 60, min_priority=8)
     assert [d.article_id for d in claimed] == [loud]
     rest = await ledger.claim("w", ["tg"], 10, 60)
