@@ -86,6 +86,12 @@ def db_upgrade(state: CliState) -> None:
 @click.option("--tags", help="Comma-separated tags added to the story's own.")
 @click.option("--priority", type=int, help="Higher goes first; channels may filter on it.")
 @click.option("--language", help="Language code (fr, en…) when the file does not say.")
+@click.option(
+    "--follow-up-of",
+    "follow_up_of",
+    type=int,
+    help="An update of story ID: posted as a reply to its post on each channel it went to.",
+)
 @pass_state
 def queue(
     state: CliState,
@@ -96,6 +102,7 @@ def queue(
     tags: str | None,
     priority: int | None,
     language: str | None,
+    follow_up_of: int | None,
 ) -> None:
     """Queue story files (plain text, Markdown with front matter, or JSON), or web pages."""
     from rich.markup import escape
@@ -109,7 +116,14 @@ def queue(
 
     async def go(store: Store) -> editorial.QueueOutcome:
         options = editorial.options_for(
-            app, store, url=url, at=at, tags=tag_list, priority=priority, language=language
+            app,
+            store,
+            url=url,
+            at=at,
+            tags=tag_list,
+            priority=priority,
+            language=language,
+            follow_up_of=follow_up_of,
         )
         if from_url:
             from distributor import extract

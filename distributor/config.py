@@ -71,6 +71,12 @@ class DispatchConfig(Strict):
         'each attempt ("equal jitter")',
     )
     backoff_max_seconds: float = Field(default=3600.0, gt=0, description="the cap on that delay")
+    breaking_priority: int = Field(
+        default=8,
+        description="stories at or above this priority take the breaking-news lane: claimed at "
+        "once even while a channel works through a backlog, and paced on the budget each "
+        "platform keeps free for them (Telegram: `rates.breaking_per_minute`)",
+    )
 
 
 class SummaryConfig(Strict):
@@ -172,6 +178,52 @@ class Filters(Strict):
         return self.max_priority is None or priority <= self.max_priority
 
 
+class QuietHoursConfig(Strict):
+    """A nightly window in which the channel's posts wait, or go out without notifications."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: str = Field(
+        alias="from",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="`HH:MM`, local time in `timezone` (or the configuration's): the window opens",
+    )
+    end: str = Field(
+        alias="to",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="`HH:MM`: the window closes (before `from` means the next day)",
+    )
+    mode: Literal["hold", "silent"] = Field(
+        default="hold",
+        description="`hold`: posts wait until the window closes, then go out in order, paced; "
+        "`silent`: they go out at once with notifications off (Telegram "
+        "`disable_notification`, Discord's suppress-notifications flag)",
+    )
+    bypass_priority: int | None = Field(
+        default=None,
+        description="a story at or above this priority goes out at once, with notifications on",
+    )
+    timezone: str | None = Field(
+        default=None, description="the zone of `from` and `to`; the configuration's by default"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {name!r}") from exc
+        return name
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHoursConfig:
+        if self.start == self.end:
+            raise ValueError("`from` and `to` are the same time: the window would be empty")
+        return self
+
+
 class ChannelConfig(Strict):
     """Keys every channel has; each platform's model adds its own."""
 
@@ -200,6 +252,11 @@ class ChannelConfig(Strict):
     )
     max_attempts: int | None = Field(
         default=None, ge=1, le=100, description="overrides `dispatch.max_attempts` for this channel"
+    )
+    quiet_hours: QuietHoursConfig | None = Field(
+        default=None,
+        description="a nightly window without notifications, e.g. "
+        '`{from: "22:00", to: "07:00", bypass_priority: 8, mode: hold}`',
     )
 
     def describe_target(self) -> str:

@@ -98,7 +98,7 @@ def model_rows(
     for name, field in model.model_fields.items():
         if base is not None and _inherited(base, name, field):
             continue
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"  # the YAML's spelling (`from`, a keyword here)
         rows.append(
             Row(
                 key=key,

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distributor import article_views, errors
+from distributor import article_views, errors, quiet_hours
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
@@ -81,16 +81,33 @@ class Dispatcher:
 
     async def tick(self) -> TickReport:
         """One pass: route what is due, then claim and process one batch."""
+        return await self._pass(breaking=False)
+
+    async def breaking_tick(self) -> TickReport:
+        """Route what is due, then claim and send only breaking stories.
+
+        Runs beside a ``tick`` that may hold a channel's backlog for minutes (a Telegram
+        channel takes 20 posts a minute): the breaking posts do not wait for that batch, nor
+        for a free place among the channels served side by side.
+        """
+        return await self._pass(breaking=True)
+
+    async def _pass(self, *, breaking: bool) -> TickReport:
         report = TickReport()
         names = set(self.story_channels())
         routable = [c for c in self.app.channels if c.name in names]
-        report.routed = len(await self.ledger.route_due(routable))
+        lane = self.app.dispatch.breaking_priority if breaking else None
+        report.routed = len(await self.ledger.route_due(routable, min_priority=lane))
         self.paused = set(await self.store.paused_channels())
         channels = [name for name in self.story_channels() if name not in self.paused]
         if self.stopping:
             return report
         claimed = await self.ledger.claim(
-            self.owner, channels, self.app.dispatch.batch_size, self.app.dispatch.lease_seconds
+            self.owner,
+            channels,
+            self.app.dispatch.batch_size,
+            self.app.dispatch.lease_seconds,
+            min_priority=lane,
         )
         report.claimed = len(claimed)
         if not claimed:
@@ -101,9 +118,13 @@ class Dispatcher:
         for delivery in claimed:
             by_channel[delivery.channel].append(delivery)
         renewer = asyncio.create_task(self._renew_leases())
+        semaphore = None if breaking else self._semaphore
         try:
             await asyncio.gather(
-                *(self._run_channel(rows, articles, report) for rows in by_channel.values())
+                *(
+                    self._run_channel(rows, articles, report, semaphore)
+                    for rows in by_channel.values()
+                )
             )
         finally:
             renewer.cancel()
@@ -130,10 +151,14 @@ class Dispatcher:
                 await self.ledger.renew(self.owner, self.held, self.app.dispatch.lease_seconds)
 
     async def _run_channel(
-        self, rows: Sequence[Delivery], articles: Mapping[int, Article], report: TickReport
+        self,
+        rows: Sequence[Delivery],
+        articles: Mapping[int, Article],
+        report: TickReport,
+        semaphore: asyncio.Semaphore | None,
     ) -> None:
         # One channel's posts go out one after another, in order; channels run side by side.
-        async with self._semaphore:
+        async with semaphore or contextlib.nullcontext():
             for delivery in rows:
                 try:
                     await self._process(delivery, articles.get(delivery.article_id), report)
@@ -148,6 +173,22 @@ class Dispatcher:
         if self.stopping or article is None or delivery.channel in self.paused:
             await self.ledger.release(delivery, self.owner)
             return
+        quiet = quiet_hours.SEND
+        if delivery.operation == Operation.SEND:
+            quiet = quiet_hours.decide(
+                adapter.config.quiet_hours, self.app.zone, self.store.clock(), delivery.priority
+            )
+        if quiet.hold_until is not None:
+            # Edits and deletions ring no bell: only new posts wait for the morning.
+            await self.ledger.postpone(delivery, self.owner, quiet.hold_until)
+            log.info("%s: quiet hours, delivery %s held until %s", delivery.channel, delivery.id,
+                     quiet.hold_until.isoformat())  # fmt: skip
+            return
+        reply_to = None
+        if delivery.operation == Operation.SEND and article.follow_up_of is not None:
+            # The original's first post on this channel; none there: a story of its own.
+            found = await self.store.post_refs(article.follow_up_of, delivery.channel)
+            reply_to = found[0] if found else None
         ticket = DeliveryTicket(
             delivery_id=delivery.id,
             article_id=article.id,
@@ -155,6 +196,10 @@ class Dispatcher:
             version=article.version,
             attempt=delivery.attempts + 1,
             extra={"title": article.title},
+            priority=delivery.priority,
+            breaking=delivery.priority >= self.app.dispatch.breaking_priority,
+            notify=quiet.notify,
+            reply_to=reply_to,
         )
         try:
             message = None

@@ -89,6 +89,9 @@ async def queue_files(
 ) -> QueueOutcome:
     """Queue every story of every file; one bad file never stops the others."""
     outcome = QueueOutcome()
+    if options.follow_up_of is not None and await store.get_article(options.follow_up_of) is None:
+        outcome.refused.append(f"--follow-up-of {options.follow_up_of}: no such story")
+        return outcome
     for path in paths:
         try:
             found = ingest.read_stories(path, options)

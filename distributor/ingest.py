@@ -58,6 +58,7 @@ class IngestOptions:
     language: str | None = None
     default_language: str = "en"
     max_bytes: int = 1_000_000
+    follow_up_of: int | None = None  # the story these update (``queue --follow-up-of``)
 
 
 @dataclass
@@ -226,6 +227,7 @@ def _finish(
         publish_at=_publish_at(fields, options, name),
         external_id=None if external_id is None else str(external_id),
         source=Path(name.split("[")[0]).name,
+        follow_up_of=options.follow_up_of,
     )
     return Parsed(draft, notes, language_given=bool(given_language))
 

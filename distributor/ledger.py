@@ -57,20 +57,31 @@ class Ledger:
 
     # -- routing ----------------------------------------------------------------------------
 
-    async def route_due(self, channels: Sequence[ChannelConfig], limit: int = 500) -> list[int]:
+    async def route_due(
+        self,
+        channels: Sequence[ChannelConfig],
+        limit: int = 500,
+        *,
+        min_priority: int | None = None,
+    ) -> list[int]:
         """Create one delivery per matching channel for every article whose time has come.
 
         The unique (article, channel) constraint, not a check-then-insert, keeps this
-        idempotent when several workers route at once.
+        idempotent when several workers route at once. ``min_priority`` routes only the
+        articles at or above it (the breaking-news lane, which must not spend its time
+        routing a backlog).
         """
         now = self.store.clock()
         enabled = [c for c in channels if c.enabled]
         routed: list[int] = []
+        conditions = [Article.status == ArticleStatus.QUEUED, Article.publish_at <= now]
+        if min_priority is not None:
+            conditions.append(Article.priority >= min_priority)
         async with self.store.session() as session, session.begin():
             articles = (
                 await session.scalars(
                     select(Article)
-                    .where(Article.status == ArticleStatus.QUEUED, Article.publish_at <= now)
+                    .where(*conditions)
                     .order_by(Article.priority.desc(), Article.publish_at, Article.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
@@ -108,9 +119,17 @@ class Ledger:
     # -- claiming ---------------------------------------------------------------------------
 
     async def claim(
-        self, owner: str, channels: Collection[str], limit: int, lease_seconds: float
+        self,
+        owner: str,
+        channels: Collection[str],
+        limit: int,
+        lease_seconds: float,
+        *,
+        min_priority: int | None = None,
     ) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries of ``channels`` to ``owner``.
+
+        ``min_priority`` claims only deliveries at or above it (the breaking-news lane).
 
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent workers take disjoint rows.
         SQLite: the single UPDATE runs under the database write lock, which serialises claims.
@@ -122,13 +141,16 @@ class Ledger:
         # inside a join, and each rescan locks another `limit` rows: one worker then takes
         # the whole queue (measured). The alias keeps it from correlating with the UPDATE.
         candidate = aliased(Delivery)
+        conditions = [
+            where_status(candidate.status, Event.CLAIM),
+            candidate.next_attempt_at <= now,
+            candidate.channel.in_(list(channels)),
+        ]
+        if min_priority is not None:
+            conditions.append(candidate.priority >= min_priority)
         due = (
             select(candidate.id)
-            .where(
-                where_status(candidate.status, Event.CLAIM),
-                candidate.next_attempt_at <= now,
-                candidate.channel.in_(list(channels)),
-            )
+            .where(*conditions)
             .order_by(candidate.priority.desc(), candidate.next_attempt_at, candidate.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -276,6 +298,12 @@ class Ledger:
     async def release(self, delivery: Delivery, owner: str) -> bool:
         """Give a claimed delivery back untouched (e.g. its channel got paused meanwhile)."""
         return await self._guarded(Event.RELEASE, delivery.id, owner, **NO_LEASE)
+
+    async def postpone(self, delivery: Delivery, owner: str, until: datetime) -> bool:
+        """Give a claimed delivery back untouched, due again at ``until`` (quiet hours)."""
+        return await self._guarded(
+            Event.RELEASE, delivery.id, owner, next_attempt_at=until, **NO_LEASE
+        )
 
     # -- crash recovery ---------------------------------------------------------------------
 

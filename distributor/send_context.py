@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from distributor import errors
-from distributor.types import DeliveryTicket
+from distributor.types import DeliveryTicket, MessageRef
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -75,6 +75,25 @@ class SendContext:
     @property
     def extra(self) -> Mapping[str, Any]:
         return self.ticket.extra
+
+    @property
+    def priority(self) -> int:
+        return self.ticket.priority
+
+    @property
+    def breaking(self) -> bool:
+        """A breaking story: it may use the rate budget kept free for breaking news."""
+        return self.ticket.breaking
+
+    @property
+    def notify(self) -> bool:
+        """False: post without a notification (the channel's quiet hours, ``silent`` mode)."""
+        return self.ticket.notify
+
+    @property
+    def reply_to(self) -> MessageRef | None:
+        """The original story's post on this channel, when this one is its follow-up."""
+        return self.ticket.reply_to
 
     @property
     def key(self) -> str:

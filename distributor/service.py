@@ -192,7 +192,7 @@ class Service:
                 if stop.is_set():
                     break
                 self.wake.clear()
-                report = await dispatcher.tick()
+                report = await self._tick_with_breaking_lane(dispatcher, stop)
                 total.add(report)
                 if report.claimed or report.routed:
                     self.wake.set()  # there may be more: go again without waiting
@@ -206,6 +206,33 @@ class Service:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.close()
+        return total
+
+    async def _tick_with_breaking_lane(
+        self, dispatcher: Dispatcher, stop: asyncio.Event
+    ) -> TickReport:
+        """One tick; whatever wakes the loop meanwhile runs a breaking-news pass beside it.
+
+        A tick can hold a rate-limited channel's batch for minutes. A breaking story queued
+        meanwhile is routed and sent at once by the breaking pass; anything else waits for
+        the next tick, which the service starts as soon as this one ends (a tick that did
+        work always asks for another).
+        """
+        total = TickReport()
+        tick = asyncio.create_task(dispatcher.tick())
+        try:
+            while not tick.done():
+                await _first_or_done(tick, self.wake.wait(), stop.wait())
+                if tick.done() or stop.is_set():
+                    break
+                self.wake.clear()
+                total.add(await dispatcher.breaking_tick())
+            total.add(await tick)  # on stop: the batch in flight finishes and is recorded
+        finally:
+            if not tick.done():  # cancelled from outside: do not leave the tick running
+                tick.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await tick
         return total
 
     async def _schedule_next(self, scheduler: AsyncIOScheduler) -> None:
@@ -309,6 +336,16 @@ async def _first(*waits: Awaitable[object]) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def _first_or_done(task: asyncio.Task[TickReport], *waits: Awaitable[object]) -> None:
+    # Like _first, but ``task`` is left running: only the waits are cancelled.
+    others = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait([task, *others], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for other in others:
+            other.cancel()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:

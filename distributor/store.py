@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from distributor import database, errors
 from distributor.clock import Clock, utcnow
 from distributor.config import StoreConfig
-from distributor.models import Article, ArticleStatus, ChannelState, Delivery
-from distributor.types import ArticleDraft
+from distributor.models import Article, ArticleStatus, ChannelState, Delivery, DeliveryStatus
+from distributor.types import ArticleDraft, MessageRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +92,7 @@ class Store:
             "status": ArticleStatus.QUEUED,
             "version": 1,
             "source": draft.source,
+            "follow_up_of": draft.follow_up_of,
             "created_at": now,
             "updated_at": now,
         }
@@ -128,6 +129,24 @@ class Store:
                 select(Article).order_by(Article.publish_at.desc(), Article.id.desc()).limit(limit)
             )
             return list(rows)
+
+    async def post_refs(self, article_id: int, channel: str) -> list[MessageRef]:
+        """Where ``article_id`` stands on ``channel`` now: none if never sent or withdrawn."""
+        async with self.session() as session:
+            row = (
+                await session.execute(
+                    select(Delivery.refs, Delivery.status, Delivery.operation)
+                    .join(Article, Article.id == Delivery.article_id)
+                    .where(
+                        Delivery.article_id == article_id,
+                        Delivery.channel == channel,
+                        Article.status != ArticleStatus.RETRACTED,
+                    )
+                )
+            ).first()
+        if row is None or row.status in (DeliveryStatus.DELETED, DeliveryStatus.CANCELLED):
+            return []
+        return [MessageRef.from_json(ref) for ref in row.refs or []]
 
     async def deliveries_for(self, article_ids: Sequence[int]) -> list[Delivery]:
         if not article_ids:

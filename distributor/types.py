@@ -106,6 +106,14 @@ class DeliveryTicket:
     version: int
     attempt: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    # At or above ``dispatch.breaking_priority``: adapters may spend the budget they keep
+    # free for breaking news, so the post overtakes a backlog that waits on a rate limit.
+    breaking: bool = False
+    # False during a channel's quiet hours in ``silent`` mode: post without a notification.
+    notify: bool = True
+    # A follow-up: where the original story's post is on this channel, to reply to it.
+    reply_to: MessageRef | None = None
 
     @property
     def key(self) -> str:
@@ -128,6 +136,7 @@ class ArticleDraft:
     priority: int = 0
     external_id: str | None = None
     source: str | None = None
+    follow_up_of: int | None = None  # the article this one updates (a developing story)
 
     @property
     def dedup_key(self) -> str:

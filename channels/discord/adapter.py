@@ -8,9 +8,12 @@ this module as one of the ``distributor.errors`` classes (see ``errors``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
+
+import discord
 
 from distributor import errors
 from distributor.logs import REDACTOR, install_redaction
@@ -167,6 +170,16 @@ class DiscordAdapter:
 
     async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
         parts = self._parts(message, "send")
+        if not context.notify:
+            parts = dataclasses.replace(parts, silent=True)
+        reply = context.reply_to
+        if reply is not None and reply.kind == "bot" and reply.message_id.isdigit():
+            reference = discord.MessageReference(
+                message_id=int(reply.message_id),
+                channel_id=int(reply.target),
+                fail_if_not_exists=False,  # the original deleted meanwhile: post all the same
+            )
+            parts = dataclasses.replace(parts, reference=reference)
         nonce = delivery_nonce(self.channel.name, context)
         ref = await self._call("send", lambda: self._transport.create(parts, nonce), context)
         return SendResult(refs=(ref,), sent_at=self.core.clock())

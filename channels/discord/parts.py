@@ -23,6 +23,10 @@ class MessageParts:
     allowed_mentions: discord.AllowedMentions
     username: str | None = None
     avatar_url: str | None = None
+    # Discord's SUPPRESS_NOTIFICATIONS flag (4096): the channel's quiet hours, silent mode.
+    silent: bool = False
+    # A follow-up: the original story's message (bot mode; webhooks cannot reply).
+    reference: discord.MessageReference | None = None
 
 
 def _mentioned_role(payload: Mapping[str, Any], mention_role: int | None) -> int | None:

@@ -108,6 +108,8 @@ class BotTransport:
             embeds=parts.embeds,
             allowed_mentions=parts.allowed_mentions,
             nonce=nonce,
+            silent=parts.silent,
+            reference=parts.reference,  # type: ignore[arg-type]  # None means no reply
         )
         return MessageRef(target=str(message.channel.id), message_id=str(message.id), kind="bot")
 
@@ -179,7 +181,11 @@ class WebhookTransport:
         if self.thread_id is not None:
             extra["thread"] = discord.Object(id=self.thread_id)
         message = await self._hook().send(
-            embeds=parts.embeds, allowed_mentions=parts.allowed_mentions, wait=True, **extra
+            embeds=parts.embeds,
+            allowed_mentions=parts.allowed_mentions,
+            wait=True,
+            silent=parts.silent,
+            **extra,
         )
         thread = str(self.thread_id) if self.thread_id is not None else None
         return MessageRef(

@@ -151,6 +151,21 @@ class TelegramAdapter:
     ) -> SendResult:
         method = payload["method"]
         params = {**payload["params"], "chat_id": self.chat}
+        if not context.notify:  # the channel's quiet hours, silent mode
+            params["disable_notification"] = True
+        reply = context.reply_to
+        chat = self._chat_ids.get(self.chat, self.chat)
+        # A ref from another chat (the admin changed `chat`) would name some other message.
+        same_chat = chat.startswith("@") or reply is None or reply.target == chat
+        if reply is not None and reply.message_id.isdigit() and same_chat:
+            # A follow-up answers the original's post (in its topic, if any); if that post is
+            # gone meanwhile, Telegram sends it all the same.
+            params["reply_parameters"] = {
+                "message_id": int(reply.message_id),
+                "allow_sending_without_reply": True,
+            }
+            if reply.thread is not None:
+                params["message_thread_id"] = int(reply.thread)
         result, _ = await self._call(method, params, notes, context)
         if not isinstance(result, Message):
             raise self._rejected(method, "Telegram did not return the message it posted")
@@ -176,7 +191,9 @@ class TelegramAdapter:
         while True:
             chat = str(current["chat_id"])
             try:
-                await self.pacing.before(_OPERATIONS[method], self._chat_ids.get(chat, chat))
+                await self.pacing.before(
+                    _OPERATIONS[method], self._chat_ids.get(chat, chat), breaking=context.breaking
+                )
                 await context.about_to_send()  # paced and leaving now: a crash is in doubt
                 return await self.client.call(method, current), chat
             except tg.ChatMigrated as exc:

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 import httpx
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
@@ -58,6 +58,8 @@ def tls_context() -> ssl.SSLContext:
 def _argument(name: str, value: Any) -> Any:
     if name == "link_preview_options" and isinstance(value, Mapping):
         return LinkPreviewOptions(**value)
+    if name == "reply_parameters" and isinstance(value, Mapping):
+        return ReplyParameters(**value)
     return value
 
 

@@ -38,6 +38,14 @@ class TelegramRates(Strict):
     safety_margin: float = Field(
         default=0.1, ge=0.0, le=0.5, description="share of every limit left unused"
     )
+    breaking_per_minute: int = Field(
+        default=2,
+        ge=0,
+        description="of each group's or channel's posts a minute, how many are kept for breaking "
+        "stories (`dispatch.breaking_priority`), so one goes out within a second or two even "
+        "behind a backlog; other posts use the rest (always at least one a minute). 0: breaking "
+        "stories wait their turn",
+    )
 
 
 class TelegramTimeouts(Strict):

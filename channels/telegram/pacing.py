@@ -43,22 +43,30 @@ def is_private(chat: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """``limit`` calls per ``window`` seconds under ``key``, less the safety margin."""
+    """``limit`` calls per ``window`` seconds under ``key``, less the safety margin.
+
+    ``reserved`` calls of each window are kept out of this budget (for breaking news, which
+    draws on a budget of its own under another key): both together stay under the limit.
+    """
 
     key: str
     limit: int
     window: int
     margin: float
+    reserved: int = 0
 
     @property
     def rate(self) -> Rate:
         """The shared moving window: at most this many calls per window, every worker."""
-        return Rate(max(1, math.floor(self.limit * (1 - self.margin))), self.window)
+        return Rate(max(1, math.floor(self.limit * (1 - self.margin)) - self.reserved), self.window)
 
     @property
     def interval(self) -> float:
         """The even spacing in this process that stays under the limit."""
-        return self.window / (self.limit * (1 - self.margin))
+        share = self.limit * (1 - self.margin)
+        if self.reserved:  # what the lane leaves, never less than one call a window
+            share = max(1.0, share - self.reserved)
+        return self.window / share
 
 
 class Spacer:
@@ -125,25 +133,33 @@ class TelegramPacing:
         self.spacer = spacer_for(pacer)
         self.prefix = f"telegram:{token_digest(token)}"
 
-    def budgets(self, operation: Operation, chat: str) -> list[Budget]:
+    def budgets(self, operation: Operation, chat: str, *, breaking: bool = False) -> list[Budget]:
         """The budgets a call draws on.
 
         Sends draw on the chat's, the group's and the bot's; edits on the chat's and the
         group's (Telegram counts them per chat, not per bot); deletions on the chat's only.
+        A group's posts a minute are split: ``breaking_per_minute`` of them are a budget of
+        their own for ``breaking`` calls, so a breaking story never queues behind a backlog
+        that keeps the rest of the group's budget full.
         """
         rates, margin = self.rates, self.rates.safety_margin
         found = [Budget(f"{self.prefix}:chat:{chat}", rates.per_chat_per_second, 1, margin)]
         if operation != "delete" and not is_private(chat):
-            found.append(
-                Budget(f"{self.prefix}:group:{chat}", rates.per_group_per_minute, 60, margin)
-            )
+            group = f"{self.prefix}:group:{chat}"
+            # Never the whole budget: other posts keep at least one a minute.
+            usable = math.floor(rates.per_group_per_minute * (1 - margin))
+            lane = max(0, min(rates.breaking_per_minute, usable - 1))
+            if breaking and lane > 0:
+                found.append(Budget(f"{group}:breaking", lane, 60, 0.0))
+            else:
+                found.append(Budget(group, rates.per_group_per_minute, 60, margin, lane))
         if operation == "send":
             found.append(Budget(f"{self.prefix}:bot", rates.per_bot_per_second, 1, margin))
         return found
 
-    async def before(self, operation: Operation, chat: str) -> float:
+    async def before(self, operation: Operation, chat: str, *, breaking: bool = False) -> float:
         """Block until the call may go out; returns the seconds waited."""
-        budgets = self.budgets(operation, chat)
+        budgets = self.budgets(operation, chat, breaking=breaking)
         waited = 0.0
         # Slowest budget first: the bot-wide turn is taken only once the chat's has come, so
         # a busy channel does not hold up the other chats behind it.
@@ -154,5 +170,6 @@ class TelegramPacing:
 
     def hold(self, chat: str, seconds: float) -> None:
         """Telegram answered 429 for ``chat``: nothing more goes there for ``seconds``."""
-        for budget in self.budgets("edit", chat):
+        held = self.budgets("edit", chat) + self.budgets("edit", chat, breaking=True)
+        for budget in held:
             self.spacer.hold(budget.key, seconds)
