@@ -175,15 +175,22 @@ def sentences(text: str, language: str) -> list[str]:
     segmenter breaks ``…/(x)?a=1`` or ``''.__class__``), so it is undone.
     """
     segmenter = _segmenter(language.split("-")[0].lower())
-    found: list[str] = []
-    pending = ""
+    # The sentences are cut out of ``text`` itself, at the offsets where the segmenter's
+    # sentences end: its own output may lose characters (it drops the "?!" of ":.?!").
+    cuts: list[int] = []
+    position = 0
     for segment in segmenter.segment(text):
-        pending += segment
-        if segment[-1:].isspace():
-            found.append(pending.strip())
-            pending = ""
-    found.append(pending.strip())
-    return [sentence for sentence in found if sentence]
+        core = segment.strip()
+        if not core:
+            continue
+        start = text.find(core, position)
+        if start < 0:  # the segmenter changed the text from here on: no more cuts
+            break
+        position = start + len(core)
+        if position < len(text) and text[position].isspace():
+            cuts.append(position)
+    bounds = zip([0, *cuts], [*cuts, len(text)], strict=True)
+    return [piece for a, b in bounds if (piece := text[a:b].strip())]
 
 
 def lead_sentences(
