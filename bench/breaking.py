@@ -20,11 +20,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import yaml
 
-from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database, summary
+from bench.common import scratch_store, summary
 from distributor import wakeup
 from distributor.configload import load_config
 from distributor.store import Store
@@ -113,15 +112,8 @@ async def measure(
 
 
 async def main(backlog: int, breaking: int, backend: str, give_up: float) -> None:
-    with TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        pg_url = await create_database(DEFAULT_ADMIN_URL) if backend == "postgresql" else None
-        url = pg_url or f"sqlite+aiosqlite:///{workdir / 'breaking.sqlite3'}"
-        try:
-            await measure(workdir, url, backlog, breaking, give_up)
-        finally:
-            if pg_url:
-                await drop_database(DEFAULT_ADMIN_URL, pg_url)
+    async with scratch_store(backend, "breaking") as (workdir, url):
+        await measure(workdir, url, backlog, breaking, give_up)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import statistics
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -55,6 +58,22 @@ async def create_database(admin_url: str) -> str:
 async def drop_database(admin_url: str, url: str) -> None:
     name = make_url(url).database
     await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def scratch_store(backend: str, name: str) -> AsyncIterator[tuple[Path, str]]:
+    """A temporary folder and a store URL that vanish afterwards: a SQLite file in the folder,
+    or (``backend == "postgresql"``) a fresh migrated database next to the default one."""
+    with TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if backend != "postgresql":
+            yield workdir, f"sqlite+aiosqlite:///{workdir / f'{name}.sqlite3'}"
+            return
+        url = await create_database(DEFAULT_ADMIN_URL)
+        try:
+            yield workdir, url
+        finally:
+            await drop_database(DEFAULT_ADMIN_URL, url)
 
 
 def run(coro: object) -> None:

@@ -22,12 +22,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import yaml
 from aiohttp import web
 
-from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database, summary
+from bench.common import scratch_store, summary
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import CHANNEL_ID, TELEGRAM_TOKEN, populate_default_chats
 
@@ -128,15 +127,8 @@ async def measure(workdir: Path, store_url: str, count: int) -> list[float]:
 
 async def main(count: int, stores: list[str]) -> None:
     for backend in stores:
-        with TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
-            pg_url = await create_database(DEFAULT_ADMIN_URL) if backend == "postgresql" else None
-            url = pg_url or f"sqlite+aiosqlite:///{workdir / 'feeds.sqlite3'}"
-            try:
-                latencies = await measure(workdir, url, count)
-            finally:
-                if pg_url:
-                    await drop_database(DEFAULT_ADMIN_URL, pg_url)
+        async with scratch_store(backend, "feeds") as (workdir, url):
+            latencies = await measure(workdir, url, count)
         print(f"{backend}: poll that finds a new item → first platform request, {count} items, "
               f"ms: {summary(latencies)}")  # fmt: skip
 

@@ -16,11 +16,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 import yaml
 
-from bench.common import DEFAULT_ADMIN_URL, create_database, drop_database, summary
+from bench.common import scratch_store, summary
 from distributor import editorial
 from distributor.configload import load_config
 from distributor.store import Store
@@ -81,15 +80,8 @@ async def measure(workdir: Path, store_url: str, stories: int) -> list[float]:
 
 async def main(stories: int, stores: list[str]) -> None:
     for backend in stores:
-        with TemporaryDirectory() as tmp:
-            workdir = Path(tmp)
-            pg_url = await create_database(DEFAULT_ADMIN_URL) if backend == "postgresql" else None
-            url = pg_url or f"sqlite+aiosqlite:///{workdir / 'latency.sqlite3'}"
-            try:
-                latencies = await measure(workdir, url, stories)
-            finally:
-                if pg_url:
-                    await drop_database(DEFAULT_ADMIN_URL, pg_url)
+        async with scratch_store(backend, "latency") as (workdir, url):
+            latencies = await measure(workdir, url, stories)
         print(f"{backend}: queue → first platform request, {stories} stories, ms: "
               f"{summary(latencies)}")  # fmt: skip
 
