@@ -20,6 +20,7 @@ from distributor import __version__, clikit
 from distributor.clikit import CliState, echo, err, fail, out, pass_state, run_async
 
 if TYPE_CHECKING:
+    from distributor.dispatch import TickReport
     from distributor.store import Store
 
 
@@ -160,7 +161,10 @@ def status(state: CliState, as_json: bool, limit: int) -> None:
 @click.option("--dry-run", is_flag=True, help="Write every channel's posts to the outbox instead.")
 @pass_state
 def run(state: CliState, once: bool, dry_run: bool) -> None:
-    """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due)."""
+    """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due).
+
+    With --once the exit code is 1 when a delivery failed, died or paused its channel.
+    """
     import asyncio
 
     from distributor.progress import ProgressBars
@@ -171,7 +175,7 @@ def run(state: CliState, once: bool, dry_run: bool) -> None:
     bars = ProgressBars(err())
     service = Service(state.loaded, dry_run=dry_run, progress=bars)
 
-    async def serve() -> None:
+    async def serve() -> TickReport:
         if once:
             report = await service.run_once()
         else:
@@ -181,13 +185,17 @@ def run(state: CliState, once: bool, dry_run: bool) -> None:
                 report = await service.run_forever(stop)
             finally:
                 remove()
+        paused = f", {report.paused} paused a channel" if report.paused else ""
         echo(
             f"done: {report.done} posted/edited/deleted, {report.retrying} to retry, "
-            f"{report.failed} failed"
+            f"{report.failed} failed{paused}"
         )
+        return report
 
     with bars:
-        run_async(serve())
+        report = run_async(serve())
+    if once and not report.ok:
+        sys.exit(1)
 
 
 @main.command()

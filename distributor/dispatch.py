@@ -35,6 +35,7 @@ class TickReport:
     done: int = 0
     retrying: int = 0
     failed: int = 0
+    paused: int = 0  # deliveries whose channel said it is broken (the channel is paused)
 
     def add(self, other: TickReport) -> None:
         self.routed += other.routed
@@ -42,6 +43,12 @@ class TickReport:
         self.done += other.done
         self.retrying += other.retrying
         self.failed += other.failed
+        self.paused += other.paused
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed, died, was skipped in doubt, or paused a channel."""
+        return not (self.failed or self.paused)
 
 
 class Dispatcher:
@@ -246,6 +253,7 @@ class Dispatcher:
                 delivery, self.owner, reason, retry_at=now, count_attempt=False
             )
             report.retrying += 1
+            report.paused += 1
             self.paused.add(delivery.channel)
             if await self.store.pause_channel(delivery.channel, reason):
                 await self.alerter.notify(f"channel {delivery.channel} paused", reason)
