@@ -159,8 +159,13 @@ def status(state: CliState, as_json: bool, limit: int) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Process everything due now, then exit.")
 @click.option("--dry-run", is_flag=True, help="Write every channel's posts to the outbox instead.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve /metrics, /healthz and /readyz on this port (default: metrics.port).",
+)
 @pass_state
-def run(state: CliState, once: bool, dry_run: bool) -> None:
+def run(state: CliState, once: bool, dry_run: bool, metrics_port: int | None) -> None:
     """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due).
 
     With --once the exit code is 1 when a delivery failed, died or paused its channel.
@@ -173,7 +178,7 @@ def run(state: CliState, once: bool, dry_run: bool) -> None:
     if not once:
         state.verbose = max(state.verbose, 1)  # a long-running worker logs its progress
     bars = ProgressBars(err())
-    service = Service(state.loaded, dry_run=dry_run, progress=bars)
+    service = Service(state.loaded, dry_run=dry_run, progress=bars, metrics_port=metrics_port)
 
     async def serve() -> TickReport:
         if once:

@@ -237,6 +237,22 @@ class WebConfig(Strict):
     )
 
 
+class MetricsConfig(Strict):
+    """Where a `distributor run` worker serves `/metrics`, `/healthz` and `/readyz`."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="address to listen on (`0.0.0.0` for a Prometheus on another machine)",
+    )
+    port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="port to listen on; several workers on one machine need one each "
+        "(`run --metrics-port`), 0 picks a free one",
+    )
+
+
 class AlertsConfig(Strict):
     """Where admins hear about paused channels and dead deliveries."""
 
@@ -278,6 +294,11 @@ class AppConfig(Strict):
         description='the "join our channels" invitation that ends every post',
     )
     alerts: AlertsConfig = Field(default=AlertsConfig(), description="admin alerts")
+    metrics: MetricsConfig | None = Field(
+        default=None,
+        description="serve Prometheus metrics and health probes from every worker; "
+        "none: no port is opened",
+    )
     web: WebConfig = Field(
         default=WebConfig(), description="the web service: readers' subscription pages"
     )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distributor import article_views, errors
+from distributor import article_views, errors, metrics
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
@@ -187,6 +188,11 @@ class Dispatcher:
         else:
             await self.ledger.record_success(delivery, self.owner, result, article.version)
             report.done += 1
+            metrics.delivery(delivery.channel, delivery.operation, "sent")
+            if delivery.operation == Operation.SEND:
+                posted = result.sent_at if result is not None else self.store.clock()
+                waited = (posted - article.publish_at).total_seconds()
+                metrics.QUEUE_TO_POST_SECONDS.labels(delivery.channel).observe(max(0.0, waited))
             log.info(
                 "%s %s: article %s v%s (%s)",
                 delivery.channel,
@@ -203,16 +209,30 @@ class Dispatcher:
         message: RenderedMessage | None,
         ticket: DeliveryTicket,
     ) -> SendResult | None:
-        """Call the adapter; the delivery is marked started when its first request leaves."""
+        """Call the adapter; the delivery is marked started when its first request leaves.
+
+        The time before that mark is pacing (``distributor_pacing_wait_seconds``), the time
+        after it the platform call (``distributor_send_seconds``).
+        """
+        called = time.perf_counter()
+        started: float | None = None
 
         async def mark() -> None:
+            nonlocal started
+            started = time.perf_counter()
+            metrics.PACING_WAIT_SECONDS.labels(delivery.channel).observe(started - called)
             # SendContext runs this once, however many requests the adapter makes.
             if not await self.ledger.mark_started(delivery, self.owner):
                 raise errors.LeaseLost(
                     "another worker took this delivery over", channel=delivery.channel
                 )
 
-        return await self._call(adapter, delivery, message, SendContext(ticket, mark))
+        try:
+            return await self._call(adapter, delivery, message, SendContext(ticket, mark))
+        finally:
+            # An adapter that never marks (the outbox: never in doubt) is timed from the call.
+            elapsed = time.perf_counter() - (started if started is not None else called)
+            metrics.SEND_SECONDS.labels(delivery.channel).observe(elapsed)
 
     async def _call(
         self,
@@ -248,7 +268,10 @@ class Dispatcher:
         reason = REDACTOR.scrub(str(exc))
         now = self.store.clock()
         channel = adapter.config
+        if isinstance(exc, errors.RateLimited):
+            metrics.RATE_LIMITED.labels(delivery.channel).inc()
         if isinstance(exc, errors.ChannelBroken):
+            metrics.delivery(delivery.channel, delivery.operation, "retried")
             await self.ledger.record_failure(
                 delivery, self.owner, reason, retry_at=now, count_attempt=False
             )
@@ -273,6 +296,7 @@ class Dispatcher:
                 final_status=DeliveryStatus.SKIPPED,
             )
             report.failed += 1
+            metrics.delivery(delivery.channel, delivery.operation, "skipped")
             return
         policy = self.policy
         if channel.max_attempts is not None and channel.max_attempts != policy.max_attempts:
@@ -289,6 +313,7 @@ class Dispatcher:
                 count_attempt=not isinstance(exc, errors.RateLimited),
             )
             report.retrying += 1
+            metrics.delivery(delivery.channel, delivery.operation, "retried")
             log.info("%s: will retry at %s: %s", delivery.channel, retry_at.isoformat(), reason)
             return
         final = DeliveryStatus.DEAD if exc.retryable else DeliveryStatus.FAILED
@@ -296,6 +321,7 @@ class Dispatcher:
             delivery, self.owner, reason, retry_at=None, final_status=final
         )
         report.failed += 1
+        metrics.delivery(delivery.channel, delivery.operation, str(final))
         await self.alerter.notify(
             f"delivery {delivery.id} {final}",
             f"article {delivery.article_id} on {delivery.channel}: {reason}",

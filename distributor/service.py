@@ -22,7 +22,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from distributor import adapter_factory, wakeup
+from distributor import adapter_factory, metrics, ops_web, wakeup
 from distributor.adapter import AdapterContext, ChannelAdapter, ProgressSink
 from distributor.alerts import Alerter
 from distributor.clock import Clock, utcnow
@@ -30,6 +30,7 @@ from distributor.configload import LoadedConfig
 from distributor.dispatch import Dispatcher, TickReport
 from distributor.feeds import poller as feed_poller
 from distributor.feeds.fetch import FeedClient
+from distributor.health import Heartbeat
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
 from distributor.store import Store
@@ -68,6 +69,7 @@ class Service:
         clock: Clock = utcnow,
         workdir: Path | None = None,
         progress: ProgressSink | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.loaded = loaded
         self.app = loaded.app
@@ -77,6 +79,9 @@ class Service:
         self.progress = progress
         self.owner = worker_id()
         self.wake = asyncio.Event()
+        self.heartbeat = Heartbeat(self.app.dispatch.tick_seconds, clock)
+        self.metrics_port = metrics_port
+        self.metrics_address: tuple[str, int] | None = None  # where run_forever serves them
         self._running: _Running | None = None
 
     async def start(self) -> Dispatcher:
@@ -138,9 +143,31 @@ class Service:
     async def run_forever(self, stop: asyncio.Event) -> TickReport:
         """Serve until ``stop`` is set; the batch in flight finishes and is recorded."""
         dispatcher = await self.start()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                await self._serve_metrics(stack)
+                return await self._serve(stop, dispatcher)
+        finally:
+            await self.close()
+
+    async def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
+        settings = self.app.metrics
+        if settings is None and self.metrics_port is None:
+            return
+        host = settings.host if settings is not None else "127.0.0.1"
+        port = self.metrics_port
+        if port is None:
+            port = settings.port if settings is not None else 0
+        channels = [c.name for c in self.app.channels]
+        endpoints = ops_web.OpsEndpoints(self._started().store, channels, self.heartbeat)
+        self.metrics_address = await stack.enter_async_context(ops_web.serve(endpoints, host, port))
+        log.info("metrics and health probes on http://%s:%d", *self.metrics_address)
+
+    async def _serve(self, stop: asyncio.Event, dispatcher: Dispatcher) -> TickReport:
         total = TickReport()
         scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(self._wake, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
+        self.heartbeat.beat()
+        scheduler.add_job(self._tick, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
         if self.app.feeds:
             scheduler.add_job(
                 self.poll_feeds,
@@ -178,7 +205,6 @@ class Service:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await self.close()
         return total
 
     async def _schedule_next(self, scheduler: AsyncIOScheduler) -> None:
@@ -189,6 +215,12 @@ class Service:
         # Never in the past, and a hair late rather than early so the work is really due.
         run_at = max(due, self.clock()) + timedelta(milliseconds=5)
         scheduler.add_job(self._wake, "date", run_date=run_at, id="next-due", replace_existing=True)
+
+    async def _tick(self) -> None:
+        # The scheduler's own pulse: /readyz turns unready when it stops (see health).
+        self.heartbeat.beat()
+        metrics.SCHEDULER_TICKS.inc()
+        self.wake.set()
 
     async def _wake(self) -> None:
         # A coroutine, so APScheduler runs it on the event loop: asyncio.Event is not
@@ -215,6 +247,9 @@ class Service:
             return []
         ledger = Ledger(running.store)
         for outcome in outcomes:
+            metrics.FEED_POLLS.labels(outcome.feed, str(outcome.result)).inc()
+            if outcome.queued:
+                metrics.FEED_ITEMS.labels(outcome.feed).inc(len(outcome.queued))
             for article_id, draft in outcome.corrections:
                 try:
                     await ledger.correct(article_id, draft)
