@@ -100,3 +100,21 @@ async def readiness(store: Store, heartbeat: Heartbeat | None = None) -> list[Ch
 def report(checks: list[Check]) -> dict[str, Any]:
     """The JSON form of ``/readyz`` and of ``status --json``'s ``health``."""
     return {"ready": all(c.ok for c in checks), "checks": [c.to_json() for c in checks]}
+
+
+async def worker_scheduler(host: str, port: int) -> Check:
+    """The scheduler check of the worker serving probes at ``host:port`` (for ``status``)."""
+    import httpx
+
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a listening address, not a bind)
+        host = "127.0.0.1"
+    url = f"http://{host}:{port}/readyz"
+    try:
+        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS) as client:
+            answer = (await client.get(url)).json()
+        found = [c for c in answer.get("checks", []) if c.get("name") == "scheduler"]
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return Check("scheduler", False, f"no worker answers at {url}: {type(exc).__name__}")
+    if not found:
+        return Check("scheduler", False, f"{url} reports no scheduler")
+    return Check("scheduler", bool(found[0].get("ok")), f"{url}: {found[0].get('detail', '')}")

@@ -129,3 +129,34 @@ async def test_probes_on_the_worker_port(
         stale = await client.get(f"{base}/readyz")
         assert stale.status_code == 503
         assert not stale.json()["ready"]
+
+
+async def test_status_json_reports_the_same_facts(
+    telegram_api: FakeTelegramAPI, store_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.integration.test_cli import cli
+
+    loaded = config(tmp_path, store_url, telegram_api)
+    assert loaded.path is not None
+    async with worker(loaded, tmp_path) as service:
+        assert service.metrics_address is not None
+        port = service.metrics_address[1]
+        data = loaded.path.read_text().replace("port: 0", f"port: {port}")
+        loaded.path.write_text(data)
+        shown = await asyncio.to_thread(
+            cli, "status", "--json", "-c", str(loaded.path), cwd=tmp_path
+        )
+    assert shown.returncode == 0, shown.stderr
+    health = json.loads(shown.stdout)["health"]
+    assert health["ready"] is True
+    assert [c["name"] for c in health["checks"]] == ["database", "schema", "scheduler"]
+
+    # The worker is gone: status says its scheduler does not answer.
+    gone = await asyncio.to_thread(cli, "status", "--json", "-c", str(loaded.path), cwd=tmp_path)
+    health = json.loads(gone.stdout)["health"]
+    assert health["ready"] is False
+    assert (
+        health["checks"][2]["ok"] is False and "no worker answers" in health["checks"][2]["detail"]
+    )
