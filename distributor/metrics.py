@@ -118,14 +118,16 @@ def email_messages(list_name: str, before: Mapping[str, int], after: Mapping[str
 
 
 def exported_names() -> set[str]:
-    """Every sample name this process exports (``_total``, ``_bucket``… included)."""
-    names = {QUEUE_DEPTH, OLDEST_DUE_SECONDS, CHANNEL_PAUSED}
-    for metric in REGISTRY.collect():
+    """Every sample name a scrape can show (``_total``, ``_bucket``… included)."""
+    names: set[str] = set()
+    for metric in [*REGISTRY.collect(), *QueueGauges(["any"]).collect()]:
         names.update(sample.name for sample in metric.samples)
         if metric.type == "counter":
             names.add(f"{metric.name}_total")
         if metric.type == "histogram":
             names.update(f"{metric.name}{s}" for s in ("_bucket", "_sum", "_count"))
+        if metric.type == "gauge":
+            names.add(metric.name)
     return names
 
 
