@@ -29,6 +29,16 @@ from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendR
 log = logging.getLogger("distributor.dispatch")
 
 
+def log_ids(delivery: Delivery) -> dict[str, object]:
+    """A delivery's ids as log ``extra``: ``--log-format json`` prints them as fields."""
+    return {
+        "story_id": delivery.article_id,
+        "channel": delivery.channel,
+        "delivery_id": delivery.id,
+        "operation": str(delivery.operation),
+    }
+
+
 @dataclass
 class TickReport:
     routed: int = 0
@@ -171,7 +181,11 @@ class Dispatcher:
                 message = adapter.builder.render(view)
             result = await self._call_marking_start(adapter, delivery, message, ticket)
         except errors.LeaseLost:
-            log.warning("lost the lease on delivery %s; another worker has it", delivery.id)
+            log.warning(
+                "lost the lease on delivery %s; another worker has it",
+                delivery.id,
+                extra=log_ids(delivery),
+            )
         except errors.DeliveryError as exc:
             await self._failed(delivery, adapter, exc, report)
         except errors.TemplateError as exc:
@@ -180,7 +194,12 @@ class Dispatcher:
             )
             await self._failed(delivery, adapter, rejected, report)
         except Exception as exc:  # a bug or an unexpected library error: retry, never crash
-            log.exception("unexpected error on delivery %s (%s)", delivery.id, delivery.channel)
+            log.exception(
+                "unexpected error on delivery %s (%s)",
+                delivery.id,
+                delivery.channel,
+                extra=log_ids(delivery),
+            )
             unexpected = errors.TransientDeliveryError(
                 f"unexpected error: {type(exc).__name__}: {exc}", channel=delivery.channel
             )
@@ -200,6 +219,7 @@ class Dispatcher:
                 article.id,
                 article.version,
                 result.note if result is not None and result.note else "ok",
+                extra=log_ids(delivery),
             )
 
     async def _call_marking_start(
@@ -314,7 +334,13 @@ class Dispatcher:
             )
             report.retrying += 1
             metrics.delivery(delivery.channel, delivery.operation, "retried")
-            log.info("%s: will retry at %s: %s", delivery.channel, retry_at.isoformat(), reason)
+            log.info(
+                "%s: will retry at %s: %s",
+                delivery.channel,
+                retry_at.isoformat(),
+                reason,
+                extra=log_ids(delivery),
+            )
             return
         final = DeliveryStatus.DEAD if exc.retryable else DeliveryStatus.FAILED
         await self.ledger.record_failure(
@@ -322,6 +348,8 @@ class Dispatcher:
         )
         report.failed += 1
         metrics.delivery(delivery.channel, delivery.operation, str(final))
+        log.warning("%s: delivery %s %s: %s", delivery.channel, delivery.id, final, reason,
+                    extra=log_ids(delivery))  # fmt: skip
         await self.alerter.notify(
             f"delivery {delivery.id} {final}",
             f"article {delivery.article_id} on {delivery.channel}: {reason}",
