@@ -366,6 +366,41 @@ def feeds_poll(state: CliState, name: str) -> None:
     )
 
 
+def _nameserver(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "53")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        fail(f"--nameserver wants HOST or HOST:PORT, not {value!r}", 2)
+    return host, int(port)
+
+
+@main.command()
+@click.option("--nameserver", help="Ask this DNS server (HOST or HOST:PORT) for SPF/DKIM/DMARC.")
+@pass_state
+def doctor(state: CliState, nameserver: str | None) -> None:
+    """Check every live channel, the store and Redis for real, posting nothing; exit 1 on trouble."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from distributor import doctor as checks
+
+    app = state.loaded.app
+    options = checks.DoctorOptions(nameserver=_nameserver(nameserver))
+    findings = run_async(checks.examine(app, options))
+    table = Table(title="distributor doctor", title_justify="left")
+    for column in ("target", "check", "", "detail"):
+        table.add_column(column)
+    for f in findings:
+        mark = Text("ok", style="green") if f.ok else Text("FAIL", style="bold red")
+        table.add_row(f.target, f.check, mark, Text(f.detail))
+    out().print(table)
+    failures = sum(not f.ok for f in findings)
+    if failures:
+        echo(f"{failures} check(s) failed", error=True)
+        sys.exit(1)
+
+
 @main.command()
 @pass_state
 def demo(state: CliState) -> None:

@@ -81,6 +81,9 @@ class PlatformSpec:
             Starlette routes, mounted by the one web service under ``web.base_url``.
         validate: rules across all the platform's channels, run by every config load.
         preview: what a post looks like on the platform, built from the real payload.
+        doctor: ``"module:function"`` of the platform's live checks for ``distributor
+            doctor``: an async function taking a channel's config, the app config and
+            ``doctor.DoctorOptions``, returning ``doctor.Finding``s; it must post nothing.
     """
 
     name: str
@@ -94,6 +97,7 @@ class PlatformSpec:
     migrations: str | None = None
     web_routes: str | None = None
     validate: Validator = _no_problems
+    doctor: str | None = None
 
 
 C = TypeVar("C", bound=ChannelConfig)
