@@ -379,7 +379,7 @@ def _nameserver(value: str | None) -> tuple[str, int] | None:
 @click.option("--nameserver", help="Ask this DNS server (HOST or HOST:PORT) for SPF/DKIM/DMARC.")
 @pass_state
 def doctor(state: CliState, nameserver: str | None) -> None:
-    """Check every live channel, the store and Redis for real, posting nothing; exit 1 on trouble."""
+    """Check the store, Redis and every live channel for real, posting nothing (exit 1: trouble)."""
     from rich.table import Table
     from rich.text import Text
 

@@ -72,4 +72,5 @@ SPEC = platform_spec(
     migrations="distributor_channels.email.migrations",
     web_routes="distributor_channels.email.web:routes",
     validate=strong_web_secrets,
+    doctor="distributor_channels.email.doctor:check",
 )

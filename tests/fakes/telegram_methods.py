@@ -296,9 +296,11 @@ class MethodsMixin:
         """ChatFullInfo; a chat the bot was removed from answers 403 like the Bot API."""
         chat = self._resolve_chat(params.get("chat_id"))
         _check_member(chat)
+        gifts = dict.fromkeys(
+            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"), False
+        )
         return {**chat.to_json(), "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                        "unique_gifts": False, "premium_subscription": False}}  # fmt: skip
+                "accepted_gift_types": gifts}  # fmt: skip
 
     def _get_chat_member(self, params: Params, files: Files) -> Any:
         """The bot's own membership (the only user this fake knows in a chat)."""

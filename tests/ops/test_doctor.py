@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from tests.email.world import email_config
+from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import CHANNEL_ID, GROUP_ID, TELEGRAM_TOKEN
 from tests.integration.test_cli import cli
+from tests.ops.dns_server import Zone, dns_server
 
 SECRET_HALF = TELEGRAM_TOKEN.split(":", 1)[1]
 
@@ -93,3 +99,71 @@ async def test_a_refused_token_and_an_unknown_chat(
     assert found[("ghost", "chat exists")] == "FAIL"
     assert "chat not found" in result.stdout.lower()
     assert "x" * 35 not in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def dkim_keys(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    """Two RSA keys and their DKIM TXT records."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a DKIM test key")
+    folder = tmp_path_factory.mktemp("dkim")
+    keys = []
+    for n in (1, 2):
+        key = folder / f"dkim{n}.pem"
+        subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "2048"],
+                       check=True, capture_output=True)  # fmt: skip
+        public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+                                check=True, capture_output=True).stdout  # fmt: skip
+        keys.append((key, "v=DKIM1; k=rsa; p=" + base64.b64encode(public).decode()))
+    return keys
+
+
+def email_doctor_config(tmp_path: Path, smtp: FakeSMTP, key: Path, password: str) -> Path:
+    data = email_config(
+        f"sqlite+aiosqlite:///{tmp_path / 'news.sqlite3'}",
+        tmp_path,
+        smtp,
+        dkim={"selector": "sel2026", "private_key_file": str(key)},
+    )
+    data["channels"][0]["smtp"].update(username="news", password=password)
+    path = tmp_path / "news.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+async def test_email_smtp_login_spf_dkim_and_dmarc(
+    tmp_path: Path, dkim_keys: list[tuple[Path, str]]
+) -> None:
+    (key, record), (_, other_record) = dkim_keys
+    good_zone = Zone({
+        "news.example.org": ["v=spf1 ip4:127.0.0.1 -all", "google-site-verification=abc"],
+        "_dmarc.news.example.org": ["v=DMARC1; p=quarantine; rua=mailto:d@news.example.org"],
+        "sel2026._domainkey.news.example.org": [record],
+    })  # fmt: skip
+    with FakeSMTP(username="news", password="right-password") as smtp:
+        config = email_doctor_config(tmp_path, smtp, key, "right-password")
+        with dns_server(good_zone) as port:
+            good = await doctor(config, "--nameserver", f"127.0.0.1:{port}")
+        assert good.returncode == 0, good.stdout + good.stderr
+        found = rows(good.stdout)
+        for check in ("smtp", "SPF", "DMARC", "DKIM"):
+            assert found[("newsletter", check)] == "ok", check
+        assert "AUTH as news" in good.stdout and "policy quarantine" in good.stdout
+        assert smtp.messages == []  # nothing was sent
+
+        bad_zone = Zone({
+            "news.example.org": ["v=spf1 -all", "v=spf1 a -all"],  # two SPF records
+            "sel2026._domainkey.news.example.org": [other_record],  # not our key
+        })  # fmt: skip
+        config = email_doctor_config(tmp_path, smtp, key, "wrong-password")
+        with dns_server(bad_zone) as port:
+            bad = await doctor(config, "--nameserver", f"127.0.0.1:{port}")
+    assert bad.returncode == 1
+    found = rows(bad.stdout)
+    for check in ("smtp", "SPF", "DMARC", "DKIM"):
+        assert found[("newsletter", check)] == "FAIL", check
+    assert "refused the login" in bad.stdout
+    assert "2 SPF records" in bad.stdout
+    assert "no DMARC record" in bad.stdout
+    assert "not the configured key" in bad.stdout
+    assert "wrong-password" not in bad.stdout + bad.stderr
