@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,14 @@ import pytest
 import yaml
 
 from tests.email.world import email_config
+from tests.fakes.discord_api import FakeDiscordAPI
+from tests.fakes.discord_fixtures import (
+    DISCORD_BOT_TOKEN,
+    DISCORD_CHANNEL_ID,
+    DISCORD_WEBHOOK_ID,
+    DISCORD_WEBHOOK_TOKEN,
+    DISCORD_WEBHOOK_URL,
+)
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.telegram_fixtures import CHANNEL_ID, GROUP_ID, TELEGRAM_TOKEN
@@ -28,14 +37,14 @@ def write(tmp_path: Path, channels: list[dict[str, Any]], **extra: Any) -> Path:
         "version": 1,
         "store": {"url": f"sqlite+aiosqlite:///{tmp_path / 'news.sqlite3'}"},
         "channels": channels,
-        **extra,
     }
+    data.update(extra)
     path.write_text(yaml.safe_dump(data))
     return path
 
 
 async def doctor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN}
+    env = {"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "DISTRIBUTOR_WEB_SECRET": "s" * 40}
     return await asyncio.to_thread(
         cli, "doctor", "-c", str(config), *args, cwd=config.parent, env=env
     )
@@ -167,3 +176,45 @@ async def test_email_smtp_login_spf_dkim_and_dmarc(
     assert "no DMARC record" in bad.stdout
     assert "not the configured key" in bad.stdout
     assert "wrong-password" not in bad.stdout + bad.stderr
+
+
+async def test_discord_webhook_and_bot(discord_api: FakeDiscordAPI, tmp_path: Path) -> None:
+    hook = {"name": "dc-hook", "platform": "discord", "webhook_url": DISCORD_WEBHOOK_URL,
+            "api_base_url": discord_api.api_base}  # fmt: skip
+    bot = {"name": "dc-bot", "platform": "discord", "mode": "bot", "token": DISCORD_BOT_TOKEN,
+           "channel_id": DISCORD_CHANNEL_ID, "api_base_url": discord_api.api_base}  # fmt: skip
+    config = write(tmp_path, [hook, bot])
+    good = await doctor(config)
+    assert good.returncode == 0, good.stdout + good.stderr
+    found = rows(good.stdout)
+    assert found[("dc-hook", "webhook exists")] == "ok"
+    assert found[("dc-bot", "bot token")] == "ok" and found[("dc-bot", "bot sees channel")] == "ok"
+
+    discord_api.delete_webhook(DISCORD_WEBHOOK_ID)
+    discord_api.set_permissions(DISCORD_CHANNEL_ID, bot_can_view=False)
+    bad = await doctor(config)
+    assert bad.returncode == 1
+    found = rows(bad.stdout)
+    assert found[("dc-hook", "webhook exists")] == "FAIL"
+    assert found[("dc-bot", "bot sees channel")] == "FAIL"
+    assert "Unknown Webhook" in bad.stdout and "Missing Access" in bad.stdout
+    assert DISCORD_WEBHOOK_TOKEN not in bad.stdout + bad.stderr
+    assert DISCORD_BOT_TOKEN not in bad.stdout + bad.stderr
+
+
+async def test_store_and_redis(tmp_path: Path, redis_url: str) -> None:
+    config = write(tmp_path, [], redis={"url": redis_url})
+    good = await doctor(config)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert rows(good.stdout)[("redis", "ping")] == "ok"
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    broken = write(tmp_path, [], redis={"url": f"redis://127.0.0.1:{port}/0"},
+                   store={"url": f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none"})  # fmt: skip
+    bad = await doctor(broken)
+    assert bad.returncode == 1
+    found = rows(bad.stdout)
+    assert found[("redis", "ping")] == "FAIL" and found[("store", "database")] == "FAIL"
+    assert "Traceback" not in bad.stderr
