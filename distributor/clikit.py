@@ -142,6 +142,7 @@ class CliState:
 
         async def run() -> T:
             store = await Store.open(loaded.app.store, auto_upgrade=upgrade)
+            store.hooks = loaded.app.hooks
             try:
                 return await work(store)
             finally:

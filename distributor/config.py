@@ -24,6 +24,7 @@ class Strict(BaseModel):
 
 # Here, not at the top: FeedConfig extends Strict (the feeds package loads this module first).
 from distributor.feeds.config import FeedConfig, duplicate_names  # noqa: E402
+from distributor.hooks.config import HookConfig  # noqa: E402
 
 
 class StoreConfig(Strict):
@@ -316,6 +317,11 @@ class AppConfig(Strict):
     )
     feeds: tuple[FeedConfig, ...] = Field(
         default=(), description="newsroom feeds (RSS, Atom, JSON Feed) whose new items are queued"
+    )
+    hooks: tuple[HookConfig, ...] = Field(
+        default=(),
+        description="signed event webhooks: the systems told when stories are queued, posted, "
+        "corrected or retracted and when deliveries fail or channels pause",
     )
 
     @field_validator("timezone")

@@ -18,6 +18,7 @@ from distributor import article_views, errors, metrics
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
+from distributor.hooks import events as hook_events
 from distributor.ledger import Ledger
 from distributor.logs import REDACTOR
 from distributor.models import Article, Delivery, DeliveryStatus, Operation
@@ -207,6 +208,9 @@ class Dispatcher:
         else:
             await self.ledger.record_success(delivery, self.owner, result, article.version)
             report.done += 1
+            if delivery.operation == Operation.SEND:
+                refs = [r.to_json() for r in result.refs] if result is not None else []
+                await self._event("delivery.sent", delivery, refs=refs, title=article.title)
             metrics.delivery(delivery.channel, delivery.operation, "sent")
             if delivery.operation == Operation.SEND:
                 posted = result.sent_at if result is not None else self.store.clock()
@@ -278,6 +282,18 @@ class Dispatcher:
             await adapter.delete(refs, context)
         return None
 
+    async def _event(self, event: str, delivery: Delivery, **data: object) -> None:
+        """Queue an event for the hooks (its own transaction, right after the ledger's)."""
+        if not self.app.hooks:
+            return
+        body = {"story_id": delivery.article_id, "channel": delivery.channel,
+                "delivery_id": delivery.id, **data}  # fmt: skip
+        try:
+            async with self.store.session() as session, session.begin():
+                await hook_events.enqueue(session, self.app.hooks, event, body, self.store.clock())
+        except Exception:  # the delivery is recorded; a lost notice must not undo that
+            log.exception("could not queue the %s event", event, extra=log_ids(delivery))
+
     async def _failed(
         self,
         delivery: Delivery,
@@ -300,6 +316,7 @@ class Dispatcher:
             self.paused.add(delivery.channel)
             if await self.store.pause_channel(delivery.channel, reason):
                 await self.alerter.notify(f"channel {delivery.channel} paused", reason)
+                await self._event("channel.paused", delivery, reason=reason)
             return
         in_doubt = isinstance(exc, errors.TransientDeliveryError) and exc.in_doubt
         if (
@@ -350,6 +367,7 @@ class Dispatcher:
         metrics.delivery(delivery.channel, delivery.operation, str(final))
         log.warning("%s: delivery %s %s: %s", delivery.channel, delivery.id, final, reason,
                     extra=log_ids(delivery))  # fmt: skip
+        await self._event(f"delivery.{final}", delivery, reason=reason)
         await self.alerter.notify(
             f"delivery {delivery.id} {final}",
             f"article {delivery.article_id} on {delivery.channel}: {reason}",

@@ -208,3 +208,4 @@ class ChannelState(Base):
 # The feed tables live in their package, on this metadata: import them with the core's so the
 # migrations' environment and schema comparisons see every table.
 from distributor.feeds import models as _feed_models  # noqa: E402, F401
+from distributor.hooks import models as _hook_models  # noqa: E402, F401

@@ -31,6 +31,7 @@ from distributor.dispatch import Dispatcher, TickReport
 from distributor.feeds import poller as feed_poller
 from distributor.feeds.fetch import FeedClient
 from distributor.health import Heartbeat
+from distributor.hooks.sender import HookSender
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
 from distributor.store import Store
@@ -41,6 +42,9 @@ log = logging.getLogger("distributor.service")
 # jitter keeps workers started together from asking together.
 FEED_TICK_SECONDS = 30.0
 FEED_TICK_JITTER_SECONDS = 5.0
+# How often due hook events are posted: events are notices, a second or two late is fine.
+HOOKS_TICK_SECONDS = 1.0
+HOOKS_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class _Running:
     dispatcher: Dispatcher
     resources: contextlib.AsyncExitStack
     feed_client: FeedClient
+    hooks: HookSender | None
 
 
 def worker_id() -> str:
@@ -88,6 +93,7 @@ class Service:
         """Open the store, the pacer and every adapter; if any of them fails, close the rest."""
         async with contextlib.AsyncExitStack() as stack:
             store = await Store.open(self.app.store, clock=self.clock)
+            store.hooks = self.app.hooks
             stack.push_async_callback(store.close)
             feed_client = FeedClient(clock=self.clock)
             stack.push_async_callback(feed_client.aclose)
@@ -108,6 +114,18 @@ class Service:
                 # Registered before start: a half-started adapter is closed too.
                 stack.push_async_callback(adapter.aclose)
                 await adapter.start()
+            hooks = None
+            if self.app.hooks:
+                dispatch = self.app.dispatch
+                hooks = HookSender(
+                    store,
+                    self.app.hooks,
+                    self.owner,
+                    backoff_base_seconds=dispatch.backoff_base_seconds,
+                    backoff_max_seconds=dispatch.backoff_max_seconds,
+                    lease_seconds=dispatch.lease_seconds,
+                )
+                stack.push_async_callback(hooks.aclose)
             alerts = self.app.alerts.channel
             dispatcher = Dispatcher(
                 app=self.app,
@@ -117,7 +135,7 @@ class Service:
                 alerter=Alerter(adapters.get(alerts) if alerts else None, self.clock),
             )
             self._running = _Running(
-                store, adapters, dispatcher, stack.pop_all(), feed_client=feed_client
+                store, adapters, dispatcher, stack.pop_all(), feed_client=feed_client, hooks=hooks
             )
         return dispatcher
 
@@ -136,7 +154,9 @@ class Service:
         try:
             await self._reap()
             await self.poll_feeds()  # what the feeds have new goes out in this run too
-            return await dispatcher.run_until_idle()
+            report = await dispatcher.run_until_idle()
+            await self.send_hooks()
+            return report
         finally:
             await self.close()
 
@@ -182,6 +202,15 @@ class Service:
         scheduler.add_job(
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
         )
+        if self.app.hooks:
+            scheduler.add_job(
+                self.send_hooks,
+                "interval",
+                seconds=HOOKS_TICK_SECONDS,
+                id="hooks",
+                max_instances=1,  # a slow receiver is never posted to by two ticks at once
+                coalesce=True,
+            )
         scheduler.start()
         listener = asyncio.create_task(wakeup.listen(self._started().store, self.wake, stop))
         stopper = asyncio.create_task(_stop_when(stop, dispatcher))
@@ -226,6 +255,22 @@ class Service:
         # A coroutine, so APScheduler runs it on the event loop: asyncio.Event is not
         # thread-safe, and a plain function would run in the scheduler's thread pool.
         self.wake.set()
+
+    async def send_hooks(self) -> int:
+        """Post the events due to the hooks' receivers; how many were posted."""
+        if self._running is None or self._running.hooks is None:
+            return 0
+        posted = 0
+        try:
+            # Full batches mean more is due; a short one ends the pass (its failures wait
+            # for their backoff, not for this loop).
+            while (batch := await self._running.hooks.run_due(HOOKS_BATCH)) > 0:
+                posted += batch
+                if batch < HOOKS_BATCH:
+                    break
+        except Exception:  # the store is down: the next tick tries again
+            log.exception("sending the hook events failed")
+        return posted
 
     async def poll_feeds(self) -> list[feed_poller.PollOutcome]:
         """Poll every due feed: new items are queued, changed ones corrected if the feed says
