@@ -140,6 +140,7 @@ def email_doctor_config(tmp_path: Path, smtp: FakeSMTP, key: Path, password: str
     return path
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 async def test_email_smtp_login_spf_dkim_and_dmarc(
     tmp_path: Path, dkim_keys: list[tuple[Path, str]]
 ) -> None:
