@@ -20,6 +20,7 @@ from distributor import __version__, clikit
 from distributor.clikit import CliState, echo, err, fail, out, pass_state, run_async
 
 if TYPE_CHECKING:
+    from distributor.dispatch import TickReport
     from distributor.store import Store
 
 
@@ -174,9 +175,17 @@ def status(state: CliState, as_json: bool, limit: int) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Process everything due now, then exit.")
 @click.option("--dry-run", is_flag=True, help="Write every channel's posts to the outbox instead.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve /metrics, /healthz and /readyz on this port (default: metrics.port).",
+)
 @pass_state
-def run(state: CliState, once: bool, dry_run: bool) -> None:
-    """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due)."""
+def run(state: CliState, once: bool, dry_run: bool, metrics_port: int | None) -> None:
+    """Run the dispatcher until SIGINT/SIGTERM (or, with --once, until nothing is due).
+
+    With --once the exit code is 1 when a delivery failed, died or paused its channel.
+    """
     import asyncio
 
     from distributor.progress import ProgressBars
@@ -185,9 +194,9 @@ def run(state: CliState, once: bool, dry_run: bool) -> None:
     if not once:
         state.verbose = max(state.verbose, 1)  # a long-running worker logs its progress
     bars = ProgressBars(err())
-    service = Service(state.loaded, dry_run=dry_run, progress=bars)
+    service = Service(state.loaded, dry_run=dry_run, progress=bars, metrics_port=metrics_port)
 
-    async def serve() -> None:
+    async def serve() -> TickReport:
         if once:
             report = await service.run_once()
         else:
@@ -197,13 +206,17 @@ def run(state: CliState, once: bool, dry_run: bool) -> None:
                 report = await service.run_forever(stop)
             finally:
                 remove()
+        paused = f", {report.paused} paused a channel" if report.paused else ""
         echo(
             f"done: {report.done} posted/edited/deleted, {report.retrying} to retry, "
-            f"{report.failed} failed"
+            f"{report.failed} failed{paused}"
         )
+        return report
 
     with bars:
-        run_async(serve())
+        report = run_async(serve())
+    if once and not report.ok:
+        sys.exit(1)
 
 
 @main.command()
@@ -367,6 +380,41 @@ def feeds_poll(state: CliState, name: str) -> None:
         f"{'y' if len(outcome.queued) == 1 else 'ies'} queued, {outcome.remembered} remembered, "
         f"{len(outcome.corrections)} corrected"
     )
+
+
+def _nameserver(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "53")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        fail(f"--nameserver wants HOST or HOST:PORT, not {value!r}", 2)
+    return host, int(port)
+
+
+@main.command()
+@click.option("--nameserver", help="Ask this DNS server (HOST or HOST:PORT) for SPF/DKIM/DMARC.")
+@pass_state
+def doctor(state: CliState, nameserver: str | None) -> None:
+    """Check the store, Redis and every live channel for real, posting nothing (exit 1: trouble)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from distributor import doctor as checks
+
+    app = state.loaded.app
+    options = checks.DoctorOptions(nameserver=_nameserver(nameserver))
+    findings = run_async(checks.examine(app, options))
+    table = Table(title="distributor doctor", title_justify="left")
+    for column in ("target", "check", "", "detail"):
+        table.add_column(column)
+    for f in findings:
+        mark = Text("ok", style="green") if f.ok else Text("FAIL", style="bold red")
+        table.add_row(f.target, f.check, mark, Text(f.detail))
+    out().print(table)
+    failures = sum(not f.ok for f in findings)
+    if failures:
+        echo(f"{failures} check(s) failed", error=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -1,5 +1,7 @@
 """What every ``distributor`` command shares: the ``-c``/``-v`` options, the state, the output.
 
+``--log-format`` is declared with them, the same way.
+
 ``-c/--config`` and ``-v/--verbose`` are declared once (``config_options``) and accepted by every
 group and command built with this module's ``Group``/``Command``, before or after the command
 name: ``distributor -c x.yaml status`` and ``distributor status -c x.yaml`` are the same. What
@@ -115,6 +117,7 @@ class CliState:
     def __init__(self) -> None:
         self.config_path: Path | None = None
         self.verbose = 0
+        self.log_format = "text"
 
     @cached_property
     def loaded(self) -> LoadedConfig:
@@ -126,7 +129,7 @@ class CliState:
             loaded = load_config(self.config_path)
         except errors.ConfigError as exc:
             _config_failed(exc)
-        logs.setup(self.verbose, loaded.secrets())
+        logs.setup(self.verbose, loaded.secrets(), self.log_format)
         return loaded
 
     def with_store(
@@ -139,6 +142,7 @@ class CliState:
 
         async def run() -> T:
             store = await Store.open(loaded.app.store, auto_upgrade=upgrade)
+            store.hooks = loaded.app.hooks
             try:
                 return await work(store)
             finally:
@@ -156,6 +160,8 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         state.config_path = value  # the one nearest the command wins
     elif param.name == "verbose":
         state.verbose = max(state.verbose, value or 0)
+    elif param.name == "log_format" and value is not None:
+        state.log_format = value
 
 
 def config_options() -> list[click.Parameter]:
@@ -175,6 +181,13 @@ def config_options() -> list[click.Parameter]:
             expose_value=False,
             callback=_remember,
             help="-v shows progress, -vv everything (DEBUG).",
+        ),
+        click.Option(
+            ["--log-format", "log_format"],
+            type=click.Choice(["text", "json"]),
+            expose_value=False,
+            callback=_remember,
+            help="text (default), or json: one object per event for log shippers.",
         ),
     ]
 

@@ -24,6 +24,7 @@ class Strict(BaseModel):
 
 # Here, not at the top: FeedConfig extends Strict (the feeds package loads this module first).
 from distributor.feeds.config import FeedConfig, duplicate_names  # noqa: E402
+from distributor.hooks.config import HookConfig  # noqa: E402
 
 
 class StoreConfig(Strict):
@@ -307,6 +308,22 @@ class WebConfig(Strict):
     )
 
 
+class MetricsConfig(Strict):
+    """Where a `distributor run` worker serves `/metrics`, `/healthz` and `/readyz`."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="address to listen on (`0.0.0.0` for a Prometheus on another machine)",
+    )
+    port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="port to listen on; several workers on one machine need one each "
+        "(`run --metrics-port`), 0 picks a free one",
+    )
+
+
 class AlertsConfig(Strict):
     """Where admins hear about paused channels and dead deliveries."""
 
@@ -348,6 +365,11 @@ class AppConfig(Strict):
         description='the "join our channels" invitation that ends every post',
     )
     alerts: AlertsConfig = Field(default=AlertsConfig(), description="admin alerts")
+    metrics: MetricsConfig | None = Field(
+        default=None,
+        description="serve Prometheus metrics and health probes from every worker; "
+        "none: no port is opened",
+    )
     web: WebConfig = Field(
         default=WebConfig(), description="the web service: readers' subscription pages"
     )
@@ -365,6 +387,11 @@ class AppConfig(Strict):
     )
     feeds: tuple[FeedConfig, ...] = Field(
         default=(), description="newsroom feeds (RSS, Atom, JSON Feed) whose new items are queued"
+    )
+    hooks: tuple[HookConfig, ...] = Field(
+        default=(),
+        description="signed event webhooks: the systems told when stories are queued, posted, "
+        "corrected or retracted and when deliveries fail or channels pause",
     )
 
     @field_validator("timezone")

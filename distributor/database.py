@@ -165,6 +165,11 @@ async def ensure_schema(engine: AsyncEngine, *, auto_upgrade: bool) -> None:
         )
 
 
+def applied_revisions(current: tuple[str, ...]) -> set[str]:
+    """Every revision ``current`` includes (its heads and all they were built on)."""
+    return _applied(current)
+
+
 def _applied(current: tuple[str, ...]) -> set[str]:
     # A head reached through a later revision counts as applied (a platform's branch grows
     # from a core revision, and the database then records only the branch's tip).

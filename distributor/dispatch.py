@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distributor import article_views, errors, quiet_hours
+from distributor import article_views, errors, metrics, quiet_hours
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
+from distributor.hooks import events as hook_events
 from distributor.ledger import Ledger
 from distributor.logs import REDACTOR
 from distributor.models import Article, Delivery, DeliveryStatus, Operation
@@ -28,6 +30,16 @@ from distributor.types import DeliveryTicket, MessageRef, RenderedMessage, SendR
 log = logging.getLogger("distributor.dispatch")
 
 
+def log_ids(delivery: Delivery) -> dict[str, object]:
+    """A delivery's ids as log ``extra``: ``--log-format json`` prints them as fields."""
+    return {
+        "story_id": delivery.article_id,
+        "channel": delivery.channel,
+        "delivery_id": delivery.id,
+        "operation": str(delivery.operation),
+    }
+
+
 @dataclass
 class TickReport:
     routed: int = 0
@@ -35,6 +47,7 @@ class TickReport:
     done: int = 0
     retrying: int = 0
     failed: int = 0
+    paused: int = 0  # deliveries whose channel said it is broken (the channel is paused)
 
     def add(self, other: TickReport) -> None:
         self.routed += other.routed
@@ -42,6 +55,12 @@ class TickReport:
         self.done += other.done
         self.retrying += other.retrying
         self.failed += other.failed
+        self.paused += other.paused
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed, died, was skipped in doubt, or paused a channel."""
+        return not (self.failed or self.paused)
 
 
 class Dispatcher:
@@ -208,7 +227,11 @@ class Dispatcher:
                 message = adapter.builder.render(view)
             result = await self._call_marking_start(adapter, delivery, message, ticket)
         except errors.LeaseLost:
-            log.warning("lost the lease on delivery %s; another worker has it", delivery.id)
+            log.warning(
+                "lost the lease on delivery %s; another worker has it",
+                delivery.id,
+                extra=log_ids(delivery),
+            )
         except errors.DeliveryError as exc:
             await self._failed(delivery, adapter, exc, report)
         except errors.TemplateError as exc:
@@ -217,7 +240,12 @@ class Dispatcher:
             )
             await self._failed(delivery, adapter, rejected, report)
         except Exception as exc:  # a bug or an unexpected library error: retry, never crash
-            log.exception("unexpected error on delivery %s (%s)", delivery.id, delivery.channel)
+            log.exception(
+                "unexpected error on delivery %s (%s)",
+                delivery.id,
+                delivery.channel,
+                extra=log_ids(delivery),
+            )
             unexpected = errors.TransientDeliveryError(
                 f"unexpected error: {type(exc).__name__}: {exc}", channel=delivery.channel
             )
@@ -225,6 +253,14 @@ class Dispatcher:
         else:
             await self.ledger.record_success(delivery, self.owner, result, article.version)
             report.done += 1
+            if delivery.operation == Operation.SEND:
+                refs = [r.to_json() for r in result.refs] if result is not None else []
+                await self._event("delivery.sent", delivery, refs=refs, title=article.title)
+            metrics.delivery(delivery.channel, delivery.operation, "sent")
+            if delivery.operation == Operation.SEND:
+                posted = result.sent_at if result is not None else self.store.clock()
+                waited = (posted - article.publish_at).total_seconds()
+                metrics.QUEUE_TO_POST_SECONDS.labels(delivery.channel).observe(max(0.0, waited))
             log.info(
                 "%s %s: article %s v%s (%s)",
                 delivery.channel,
@@ -232,6 +268,7 @@ class Dispatcher:
                 article.id,
                 article.version,
                 result.note if result is not None and result.note else "ok",
+                extra=log_ids(delivery),
             )
 
     async def _call_marking_start(
@@ -241,16 +278,30 @@ class Dispatcher:
         message: RenderedMessage | None,
         ticket: DeliveryTicket,
     ) -> SendResult | None:
-        """Call the adapter; the delivery is marked started when its first request leaves."""
+        """Call the adapter; the delivery is marked started when its first request leaves.
+
+        The time before that mark is pacing (``distributor_pacing_wait_seconds``), the time
+        after it the platform call (``distributor_send_seconds``).
+        """
+        called = time.perf_counter()
+        started: float | None = None
 
         async def mark() -> None:
+            nonlocal started
+            started = time.perf_counter()
+            metrics.PACING_WAIT_SECONDS.labels(delivery.channel).observe(started - called)
             # SendContext runs this once, however many requests the adapter makes.
             if not await self.ledger.mark_started(delivery, self.owner):
                 raise errors.LeaseLost(
                     "another worker took this delivery over", channel=delivery.channel
                 )
 
-        return await self._call(adapter, delivery, message, SendContext(ticket, mark))
+        try:
+            return await self._call(adapter, delivery, message, SendContext(ticket, mark))
+        finally:
+            # An adapter that never marks (the outbox: never in doubt) is timed from the call.
+            elapsed = time.perf_counter() - (started if started is not None else called)
+            metrics.SEND_SECONDS.labels(delivery.channel).observe(elapsed)
 
     async def _call(
         self,
@@ -276,6 +327,18 @@ class Dispatcher:
             await adapter.delete(refs, context)
         return None
 
+    async def _event(self, event: str, delivery: Delivery, **data: object) -> None:
+        """Queue an event for the hooks (its own transaction, right after the ledger's)."""
+        if not self.app.hooks:
+            return
+        body = {"story_id": delivery.article_id, "channel": delivery.channel,
+                "delivery_id": delivery.id, **data}  # fmt: skip
+        try:
+            async with self.store.session() as session, session.begin():
+                await hook_events.enqueue(session, self.app.hooks, event, body, self.store.clock())
+        except Exception:  # the delivery is recorded; a lost notice must not undo that
+            log.exception("could not queue the %s event", event, extra=log_ids(delivery))
+
     async def _failed(
         self,
         delivery: Delivery,
@@ -286,14 +349,19 @@ class Dispatcher:
         reason = REDACTOR.scrub(str(exc))
         now = self.store.clock()
         channel = adapter.config
+        if isinstance(exc, errors.RateLimited):
+            metrics.RATE_LIMITED.labels(delivery.channel).inc()
         if isinstance(exc, errors.ChannelBroken):
+            metrics.delivery(delivery.channel, delivery.operation, "retried")
             await self.ledger.record_failure(
                 delivery, self.owner, reason, retry_at=now, count_attempt=False
             )
             report.retrying += 1
+            report.paused += 1
             self.paused.add(delivery.channel)
             if await self.store.pause_channel(delivery.channel, reason):
                 await self.alerter.notify(f"channel {delivery.channel} paused", reason)
+                await self._event("channel.paused", delivery, reason=reason)
             return
         in_doubt = isinstance(exc, errors.TransientDeliveryError) and exc.in_doubt
         if (
@@ -310,6 +378,7 @@ class Dispatcher:
                 final_status=DeliveryStatus.SKIPPED,
             )
             report.failed += 1
+            metrics.delivery(delivery.channel, delivery.operation, "skipped")
             return
         policy = self.policy
         if channel.max_attempts is not None and channel.max_attempts != policy.max_attempts:
@@ -326,13 +395,24 @@ class Dispatcher:
                 count_attempt=not isinstance(exc, errors.RateLimited),
             )
             report.retrying += 1
-            log.info("%s: will retry at %s: %s", delivery.channel, retry_at.isoformat(), reason)
+            metrics.delivery(delivery.channel, delivery.operation, "retried")
+            log.info(
+                "%s: will retry at %s: %s",
+                delivery.channel,
+                retry_at.isoformat(),
+                reason,
+                extra=log_ids(delivery),
+            )
             return
         final = DeliveryStatus.DEAD if exc.retryable else DeliveryStatus.FAILED
         await self.ledger.record_failure(
             delivery, self.owner, reason, retry_at=None, final_status=final
         )
         report.failed += 1
+        metrics.delivery(delivery.channel, delivery.operation, str(final))
+        log.warning("%s: delivery %s %s: %s", delivery.channel, delivery.id, final, reason,
+                    extra=log_ids(delivery))  # fmt: skip
+        await self._event(f"delivery.{final}", delivery, reason=reason)
         await self.alerter.notify(
             f"delivery {delivery.id} {final}",
             f"article {delivery.article_id} on {delivery.channel}: {reason}",

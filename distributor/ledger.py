@@ -29,6 +29,7 @@ from distributor.delivery_states import (
     transition,
     where_status,
 )
+from distributor.hooks import events as hook_events
 from distributor.models import (
     Article,
     ArticleStatus,
@@ -408,7 +409,11 @@ class Ledger:
                 )
                 .values(operation=Operation.EDIT, **back_to_pending(Event.CORRECT, now))
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            edits = int(result.rowcount)  # type: ignore[attr-defined]
+            story = {"story_id": article_id, "title": draft.title, "url": draft.url,
+                     "posts_to_edit": edits}  # fmt: skip
+            await hook_events.enqueue(session, self.store.hooks, "story.corrected", story, now)
+            return edits
 
     async def retract(self, article_id: int) -> int:
         """Withdraw a story: posts already out are deleted, the others never go out.
@@ -441,4 +446,7 @@ class Ledger:
                 )
                 .values(status=target(Event.CANCEL), updated_at=now)
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            deletes = int(result.rowcount)  # type: ignore[attr-defined]
+            story = {"story_id": article_id, "posts_to_delete": deletes}
+            await hook_events.enqueue(session, self.store.hooks, "story.retracted", story, now)
+            return deletes

@@ -213,3 +213,4 @@ class ChannelState(Base):
 # migrations' environment and schema comparisons see every table (the desk's too).
 from distributor.desk import models as _desk_models  # noqa: E402, F401
 from distributor.feeds import models as _feed_models  # noqa: E402, F401
+from distributor.hooks import models as _hook_models  # noqa: E402, F401

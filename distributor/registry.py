@@ -87,6 +87,9 @@ class PlatformSpec:
             worker's id and the dry-run flag and returns a ``BackgroundWork`` (or None), whose
             ``run_due`` every ``distributor run`` worker calls on a short interval (email's
             queued confirmation emails).
+        doctor: ``"module:function"`` of the platform's live checks for ``distributor
+            doctor``: an async function taking a channel's config, the app config and
+            ``doctor.DoctorOptions``, returning ``doctor.Finding``s; it must post nothing.
     """
 
     name: str
@@ -102,6 +105,7 @@ class PlatformSpec:
     web_routes: str | None = None
     validate: Validator = _no_problems
     background: str | None = None
+    doctor: str | None = None
 
 
 C = TypeVar("C", bound=ChannelConfig)

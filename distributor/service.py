@@ -22,7 +22,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from distributor import adapter_factory, wakeup
+from distributor import adapter_factory, metrics, ops_web, wakeup
 from distributor.adapter import AdapterContext, BackgroundWork, ChannelAdapter, ProgressSink
 from distributor.alerts import Alerter
 from distributor.clock import Clock, utcnow
@@ -30,6 +30,8 @@ from distributor.configload import LoadedConfig
 from distributor.dispatch import Dispatcher, TickReport
 from distributor.feeds import poller as feed_poller
 from distributor.feeds.fetch import FeedClient
+from distributor.health import Heartbeat
+from distributor.hooks.sender import HookSender
 from distributor.ledger import Ledger
 from distributor.pacing import Pacer
 from distributor.store import Queued, Store
@@ -45,6 +47,9 @@ FEED_TICK_JITTER_SECONDS = 1.0
 # How often platforms' own queues are looked at (email's confirmation emails): a reader who
 # just subscribed waits about this long for the email.
 BACKGROUND_TICK_SECONDS = 2.0
+# How often due hook events are posted: events are notices, a second or two late is fine.
+HOOKS_TICK_SECONDS = 1.0
+HOOKS_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class _Running:
     resources: contextlib.AsyncExitStack
     feed_client: FeedClient
     background: list[BackgroundWork]
+    hooks: HookSender | None
 
 
 def worker_id() -> str:
@@ -74,6 +80,7 @@ class Service:
         clock: Clock = utcnow,
         workdir: Path | None = None,
         progress: ProgressSink | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.loaded = loaded
         self.app = loaded.app
@@ -83,12 +90,16 @@ class Service:
         self.progress = progress
         self.owner = worker_id()
         self.wake = asyncio.Event()
+        self.heartbeat = Heartbeat(self.app.dispatch.tick_seconds, clock)
+        self.metrics_port = metrics_port
+        self.metrics_address: tuple[str, int] | None = None  # where run_forever serves them
         self._running: _Running | None = None
 
     async def start(self) -> Dispatcher:
         """Open the store, the pacer and every adapter; if any of them fails, close the rest."""
         async with contextlib.AsyncExitStack() as stack:
             store = await Store.open(self.app.store, clock=self.clock)
+            store.hooks = self.app.hooks
             stack.push_async_callback(store.close)
             feed_client = FeedClient(clock=self.clock)
             stack.push_async_callback(feed_client.aclose)
@@ -114,6 +125,18 @@ class Service:
             )
             for work in background:
                 stack.push_async_callback(work.aclose)
+            hooks = None
+            if self.app.hooks:
+                dispatch = self.app.dispatch
+                hooks = HookSender(
+                    store,
+                    self.app.hooks,
+                    self.owner,
+                    backoff_base_seconds=dispatch.backoff_base_seconds,
+                    backoff_max_seconds=dispatch.backoff_max_seconds,
+                    lease_seconds=dispatch.lease_seconds,
+                )
+                stack.push_async_callback(hooks.aclose)
             alerts = self.app.alerts.channel
             dispatcher = Dispatcher(
                 app=self.app,
@@ -129,6 +152,7 @@ class Service:
                 stack.pop_all(),
                 feed_client=feed_client,
                 background=background,
+                hooks=hooks,
             )
         return dispatcher
 
@@ -148,16 +172,40 @@ class Service:
             await self._reap()
             await self.poll_feeds()  # what the feeds have new goes out in this run too
             await self.run_background()
-            return await dispatcher.run_until_idle()
+            report = await dispatcher.run_until_idle()
+            await self.send_hooks()
+            return report
         finally:
             await self.close()
 
     async def run_forever(self, stop: asyncio.Event) -> TickReport:
         """Serve until ``stop`` is set; the batch in flight finishes and is recorded."""
         dispatcher = await self.start()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                await self._serve_metrics(stack)
+                return await self._serve(stop, dispatcher)
+        finally:
+            await self.close()
+
+    async def _serve_metrics(self, stack: contextlib.AsyncExitStack) -> None:
+        settings = self.app.metrics
+        if settings is None and self.metrics_port is None:
+            return
+        host = settings.host if settings is not None else "127.0.0.1"
+        port = self.metrics_port
+        if port is None:
+            port = settings.port if settings is not None else 0
+        channels = [c.name for c in self.app.channels]
+        endpoints = ops_web.OpsEndpoints(self._started().store, channels, self.heartbeat)
+        self.metrics_address = await stack.enter_async_context(ops_web.serve(endpoints, host, port))
+        log.info("metrics and health probes on http://%s:%d", *self.metrics_address)
+
+    async def _serve(self, stop: asyncio.Event, dispatcher: Dispatcher) -> TickReport:
         total = TickReport()
         scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(self._wake, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
+        self.heartbeat.beat()
+        scheduler.add_job(self._tick, "interval", seconds=self.app.dispatch.tick_seconds, id="tick")
         if self.app.feeds:
             scheduler.add_job(
                 self.poll_feeds,
@@ -182,6 +230,15 @@ class Service:
         scheduler.add_job(
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
         )
+        if self.app.hooks:
+            scheduler.add_job(
+                self.send_hooks,
+                "interval",
+                seconds=HOOKS_TICK_SECONDS,
+                id="hooks",
+                max_instances=1,  # a slow receiver is never posted to by two ticks at once
+                coalesce=True,
+            )
         scheduler.start()
         listener = asyncio.create_task(wakeup.listen(self._started().store, self.wake, stop))
         stopper = asyncio.create_task(_stop_when(stop, dispatcher))
@@ -205,7 +262,6 @@ class Service:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await self.close()
         return total
 
     async def _tick_with_breaking_lane(
@@ -244,10 +300,32 @@ class Service:
         run_at = max(due, self.clock()) + timedelta(milliseconds=5)
         scheduler.add_job(self._wake, "date", run_date=run_at, id="next-due", replace_existing=True)
 
+    async def _tick(self) -> None:
+        # The scheduler's own pulse: /readyz turns unready when it stops (see health).
+        self.heartbeat.beat()
+        metrics.SCHEDULER_TICKS.inc()
+        self.wake.set()
+
     async def _wake(self) -> None:
         # A coroutine, so APScheduler runs it on the event loop: asyncio.Event is not
         # thread-safe, and a plain function would run in the scheduler's thread pool.
         self.wake.set()
+
+    async def send_hooks(self) -> int:
+        """Post the events due to the hooks' receivers; how many were posted."""
+        if self._running is None or self._running.hooks is None:
+            return 0
+        posted = 0
+        try:
+            # Full batches mean more is due; a short one ends the pass (its failures wait
+            # for their backoff, not for this loop).
+            while (batch := await self._running.hooks.run_due(HOOKS_BATCH)) > 0:
+                posted += batch
+                if batch < HOOKS_BATCH:
+                    break
+        except Exception:  # the store is down: the next tick tries again
+            log.exception("sending the hook events failed")
+        return posted
 
     async def poll_feeds(self) -> list[feed_poller.PollOutcome]:
         """Poll every due feed: new items are queued, changed ones corrected if the feed says
@@ -279,6 +357,9 @@ class Service:
             return []
         ledger = Ledger(running.store)
         for outcome in outcomes:
+            metrics.FEED_POLLS.labels(outcome.feed, str(outcome.result)).inc()
+            if outcome.queued:
+                metrics.FEED_ITEMS.labels(outcome.feed).inc(len(outcome.queued))
             for article_id, draft in outcome.corrections:
                 try:
                     await ledger.correct(article_id, draft)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from distributor import health
 from distributor.config import AppConfig
 from distributor.feeds import status as feed_status
 from distributor.logs import REDACTOR
@@ -47,10 +48,14 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
     articles = await store.recent_articles(limit)
     deliveries = await store.deliveries_for([a.id for a in articles])
     paused = await store.paused_channels()
+    checks = await health.readiness(store)
+    if app.metrics is not None:  # the worker serving probes there knows its scheduler
+        checks.append(await health.worker_scheduler(app.metrics.host, app.metrics.port))
     by_article: dict[int, dict[str, Delivery]] = {}
     for delivery in deliveries:
         by_article.setdefault(delivery.article_id, {})[delivery.channel] = delivery
     return {
+        "health": health.report(checks),
         "channels": [
             {
                 "name": c.name,
@@ -149,6 +154,9 @@ def render(data: dict[str, Any], zone: tzinfo, console: Console) -> None:
         chan.add_row(c["name"], c["platform"], c["target"], state)
     console.print(chan)
     feed_status.render(data.get("feeds", []), zone, console)
+    for check in data.get("health", {}).get("checks", []):
+        if not check["ok"]:
+            console.print(Text(f"not ready: {check['name']}: {check['detail']}", style="bold red"))
     if data["problems"]:
         problems = Table(title="Needs attention", title_justify="left")
         for column in ("article", "channel", "state", "attempts", "last error"):

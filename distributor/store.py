@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from distributor import database, errors
 from distributor.clock import Clock, utcnow
 from distributor.config import StoreConfig
+from distributor.hooks import events as hook_events
+from distributor.hooks.config import HookConfig
 from distributor.models import Article, ArticleStatus, ChannelState, Delivery, DeliveryStatus
 from distributor.types import ArticleDraft, MessageRef
 
@@ -33,6 +35,9 @@ class Store:
         self.engine = engine
         self.clock = clock
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # The configured event webhooks: events about stories are queued in the same
+        # transaction as the change (see distributor.hooks). Set by whoever has the config.
+        self.hooks: Sequence[HookConfig] = ()
 
     @classmethod
     async def open(
@@ -105,6 +110,10 @@ class Store:
         async with self.session() as session, session.begin():
             new_id = (await session.execute(stmt)).scalar_one_or_none()
             if new_id is not None:
+                if self.hooks:
+                    story = {"story_id": new_id, "title": draft.title, "url": draft.url,
+                             "publish_at": draft.publish_at.isoformat()}  # fmt: skip
+                    await hook_events.enqueue(session, self.hooks, "story.queued", story, now)
                 return Queued(new_id, True)
             existing = await session.scalar(
                 select(Article.id).where(Article.dedup_key == draft.dedup_key)

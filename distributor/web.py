@@ -21,12 +21,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distributor import registry
 from distributor.clock import Clock
 from distributor.config import DEVELOPMENT_WEB_SECRET, AppConfig
+from distributor.ops_web import OpsEndpoints
 from distributor.rendering import Renderer
 from distributor.store import Store
 
@@ -165,12 +166,12 @@ def desk_routes(context: WebContext) -> list[BaseRoute]:
 
 
 def create_app(context: WebContext, extra: Sequence[BaseRoute] = ()) -> Starlette:
-    """The ASGI application: health, the desk and the API, then each platform's routes."""
+    """The ASGI application: metrics and health probes, the desk and the API, then each
+    platform's routes."""
 
-    async def health(_request: Request) -> PlainTextResponse:
-        return PlainTextResponse("ok")
-
-    routes: list[BaseRoute] = [Route("/healthz", health, methods=["GET"])]
+    # /metrics, /healthz, /readyz: the same as every worker's, without a scheduler to watch.
+    channels = [channel.name for channel in context.app.channels]
+    routes: list[BaseRoute] = OpsEndpoints(context.store, channels).routes()
     routes.extend(desk_routes(context))
     routes.extend(platform_routes(context))
     routes.extend(extra)

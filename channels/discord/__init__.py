@@ -40,4 +40,5 @@ SPEC = platform_spec(
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
     preview="distributor_channels.discord.preview:preview",
     validate=one_api_root,
+    doctor="distributor_channels.discord.doctor:check",
 )

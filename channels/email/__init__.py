@@ -72,4 +72,5 @@ SPEC = platform_spec(
     web_routes="distributor_channels.email.web:routes",
     validate=strong_web_secrets,
     background="distributor_channels.email.confirmqueue:background",
+    doctor="distributor_channels.email.doctor:check",
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from distributor import errors
+from distributor import errors, metrics
 from distributor.adapter import ProgressSink
 from distributor.pacing import Pacer, Rate, Slot
 from distributor_channels.email import exchange as smtp_exchange
@@ -135,6 +135,7 @@ class FanOut:
         if self.committer.failure is not None and report.transient is None:
             report.transient = self._error(f"the send ledger failed: {self.committer.failure}")
         report.counts = await self.log.counts()
+        metrics.email_messages(self.config.list_name, before, report.counts)
         self._publish(force=True)
         return report
 

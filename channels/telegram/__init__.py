@@ -12,4 +12,5 @@ SPEC = platform_spec(
     adapter="distributor_channels.telegram.adapter:TelegramAdapter",
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
     preview="distributor_channels.telegram.preview:preview",
+    doctor="distributor_channels.telegram.doctor:check",
 )

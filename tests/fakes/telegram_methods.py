@@ -292,6 +292,29 @@ class MethodsMixin:
     def _get_me(self, params: Params, files: Files) -> Any:
         return self.bot_user()
 
+    def _get_chat(self, params: Params, files: Files) -> Any:
+        """ChatFullInfo; a chat the bot was removed from answers 403 like the Bot API."""
+        chat = self._resolve_chat(params.get("chat_id"))
+        _check_member(chat)
+        gifts = dict.fromkeys(
+            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"), False
+        )
+        return {**chat.to_json(), "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": gifts}  # fmt: skip
+
+    def _get_chat_member(self, params: Params, files: Files) -> Any:
+        """The bot's own membership (the only user this fake knows in a chat)."""
+        chat = self._resolve_chat(params.get("chat_id"))
+        if str(params.get("user_id")) != str(self.bot_id):
+            raise ApiError(400, "Bad Request: user not found")
+        member: dict[str, Any] = {"user": self.bot_user(), "status": chat.member_status}
+        if chat.member_status == "administrator":
+            member.update(can_be_edited=False, is_anonymous=False, can_manage_chat=True,
+                          can_post_messages=_can_post(chat))  # fmt: skip
+        elif chat.member_status == "member" and not chat.can_post_messages:
+            member.update(status="restricted", is_member=True, can_send_messages=False)
+        return member
+
     def _send_message(self, params: Params, files: Files) -> Any:
         return self._send(params, files, "text")
 
@@ -335,6 +358,8 @@ class MethodsMixin:
 
 _HANDLERS: dict[str, Handler] = {
     "getMe": MethodsMixin._get_me,
+    "getChat": MethodsMixin._get_chat,
+    "getChatMember": MethodsMixin._get_chat_member,
     "sendMessage": MethodsMixin._send_message,
     "sendPhoto": MethodsMixin._send_photo,
     "editMessageText": MethodsMixin._edit_message_text,

@@ -117,7 +117,7 @@ def test_every_command_takes_the_one_declaration_of_the_shared_options() -> None
         shared = {
             (tuple(p.opts), getattr(p, "help", None))
             for p in command.params
-            if {"-c", "-v"} & set(p.opts)
+            if {"-c", "-v", "--log-format"} & set(p.opts)
         }
         assert shared == declared, name
 
