@@ -316,6 +316,17 @@ class AlertsConfig(Strict):
     )
 
 
+class CorrectionsConfig(Strict):
+    """How corrections tell readers; the words are the `labels` `corrected` and `withdrawn`."""
+
+    notice: Literal["silent", "note"] = Field(
+        default="silent",
+        description="the default of `correct --notice`: `silent` edits the posts; `note` also "
+        "ends them with the `corrected` label, and mails the readers of an email list who got "
+        "the story a short correction",
+    )
+
+
 class AppConfig(Strict):
     """The whole file."""
 
@@ -348,6 +359,9 @@ class AppConfig(Strict):
         description='the "join our channels" invitation that ends every post',
     )
     alerts: AlertsConfig = Field(default=AlertsConfig(), description="admin alerts")
+    corrections: CorrectionsConfig = Field(
+        default=CorrectionsConfig(), description="how corrections and retractions tell readers"
+    )
     web: WebConfig = Field(
         default=WebConfig(), description="the web service: readers' subscription pages"
     )
