@@ -29,7 +29,13 @@ from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.dkim import DkimKeyError, DkimSigner, signer_for
 from distributor_channels.email.fanout import FanOut, Report
 from distributor_channels.email.links import Links
-from distributor_channels.email.message import Recipient, build_story, message_id, message_id_base
+from distributor_channels.email.message import (
+    Recipient,
+    build_story,
+    message_id,
+    message_id_base,
+    original_article,
+)
 from distributor_channels.email.models import SendStatus
 from distributor_channels.email.notices import NoticeMailer
 from distributor_channels.email.payload import EmailPayloads
@@ -111,7 +117,16 @@ class EmailAdapter:
     ) -> SendResult:
         links = self._links()
         signer = await self._dkim()
-        log = SendLog(store, context.delivery_id, owner=f"{context.key}:{secrets.token_hex(6)}")
+        # A developing story's update goes, threaded, to the readers who got the original.
+        reply = context.reply_to
+        original = original_article(reply.message_id) if reply is not None else None
+        readers_of = (original, self.config.name) if original is not None else None
+        log = SendLog(
+            store,
+            context.delivery_id,
+            owner=f"{context.key}:{secrets.token_hex(6)}",
+            readers_of=readers_of,
+        )
         if await log.retracted(context.article_id):
             raise smtp.error(
                 errors.PermanentDeliveryError,
@@ -120,7 +135,9 @@ class EmailAdapter:
                 "the story was retracted before it was mailed",
             )
         try:
-            story = build_story(self.email, message.payload, self.core.clock())
+            story = build_story(
+                self.email, message.payload, self.core.clock(), update=original is not None
+            )
         except (ValueError, KeyError) as exc:
             raise smtp.error(
                 errors.PermanentDeliveryError, self.email, "send", f"unusable message: {exc}"
@@ -133,6 +150,9 @@ class EmailAdapter:
                 address=reader.address,
                 message_id=message_id(list_name, domain, context.article_id, sid),
                 unsubscribe_url=links.unsubscribe(list_name, sid, reader.address),
+                in_reply_to=None
+                if original is None
+                else message_id(list_name, domain, original, sid),
             )
 
         envelope = None

@@ -77,6 +77,8 @@ class EmailPayloads:
             # The fan-out mails a story to the readers whose topics match these.
             "tags": normalise_topics(view.tags),
             "unsubscribe_marker": unsubscribe,
+            # Used when the story is the update of one the readers got (a follow-up).
+            "update_subject": clean_subject(f"{view.labels['update_subject']}: {draft.title}"),
         }
         if view.notice:
             payload.update(notice_parts(view, draft.title, context["list_name"], unsubscribe))

@@ -100,3 +100,25 @@ async def test_a_notice_is_mailed_once_to_each_reader_however_often_it_is_retrie
     notice = dispatcher(world)._withdrawal(article, adapter)
     await adapter.edit([], notice, context)
     assert world.smtp.per_recipient() == {"a@example.org": 1, "b@example.org": 1}
+
+
+async def test_an_update_is_threaded_to_the_original_and_mailed_to_its_readers_only(
+    world: World,
+) -> None:
+    ids = await world.subscribe("a@example.org", "b@example.org")
+    _message, context = await world.story(tags=["politics"])
+    await dispatcher(world).run_until_idle()
+    await world.subscribe("late@example.org")  # joined after the original went out
+    clear(world)
+
+    await world.store.add_article(
+        draft(2, publish_at=world.clock(), title="Vote delayed", follow_up_of=context.article_id)
+    )
+    await dispatcher(world).run_until_idle()
+    assert world.smtp.per_recipient() == {"a@example.org": 1, "b@example.org": 1}
+    for address, sid in ids.items():
+        mail = world.smtp.to(address)[0].message
+        original = f"<a{context.article_id}.daily.r{sid}@news.example.org>"
+        assert mail["Subject"] == "Update: Vote delayed"
+        assert mail["In-Reply-To"] == mail["References"] == original
+        assert mail["Message-ID"] != original
