@@ -44,8 +44,9 @@ class PayloadBuilder(Protocol):
 
     def outbox_entry(
         self, operation: str, message: RenderedMessage | None, refs: Sequence[MessageRef]
-    ) -> OutboxEntry:
-        """The request ``operation`` (send/edit/delete) would make, as the outbox records it."""
+    ) -> OutboxEntry | None:
+        """The request ``operation`` (send/edit/delete) would make, as the outbox records it;
+        None when live would send nothing (a silent correction on email)."""
         ...
 
 
@@ -59,6 +60,10 @@ class ChannelAdapter(Protocol):
     # True when resending after a crash cannot create a duplicate (Discord nonce, email
     # ledger, outbox file names): such channels need no in-doubt policy.
     idempotent: bool
+    # True when ``edit`` of a post that cannot be edited tells its readers instead (email:
+    # a correction or withdrawal mail to those who received the story). The message carries
+    # ``ArticleView.notice``; without one there is nothing to tell.
+    sends_notices: bool
 
     async def start(self) -> None: ...
 

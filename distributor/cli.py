@@ -222,17 +222,25 @@ def run(state: CliState, once: bool, dry_run: bool, metrics_port: int | None) ->
 @main.command()
 @click.argument("article_id", type=int)
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--notice",
+    type=click.Choice(["silent", "note"]),
+    default=None,
+    help="silent: edit the posts; note: also end them with the 'Corrected' line and mail "
+    "email readers who got the story a correction (default: corrections.notice)",
+)
 @pass_state
-def correct(state: CliState, article_id: int, file: Path) -> None:
+def correct(state: CliState, article_id: int, file: Path, notice: str | None) -> None:
     """Store FILE as the new version of ARTICLE_ID and edit every post already out."""
     from distributor import editorial
 
     app = state.loaded.app
+    chosen = notice or app.corrections.notice
 
     async def go(store: Store) -> int:
         options = editorial.options_for(app, store)
         try:
-            return await editorial.correct(store, article_id, file, options)
+            return await editorial.correct(store, article_id, file, options, notice=chosen)
         except (LookupError, ValueError) as exc:
             fail(str(exc).strip("'\""))
 

@@ -333,6 +333,17 @@ class AlertsConfig(Strict):
     )
 
 
+class CorrectionsConfig(Strict):
+    """How corrections tell readers; the words are the `labels` `corrected` and `withdrawn`."""
+
+    notice: Literal["silent", "note"] = Field(
+        default="silent",
+        description="the default of `correct --notice`: `silent` edits the posts; `note` also "
+        "ends them with the `corrected` label, and mails the readers of an email list who got "
+        "the story a short correction",
+    )
+
+
 class AppConfig(Strict):
     """The whole file."""
 
@@ -369,6 +380,9 @@ class AppConfig(Strict):
         default=None,
         description="serve Prometheus metrics and health probes from every worker; "
         "none: no port is opened",
+    )
+    corrections: CorrectionsConfig = Field(
+        default=CorrectionsConfig(), description="how corrections and retractions tell readers"
     )
     web: WebConfig = Field(
         default=WebConfig(), description="the web service: readers' subscription pages"

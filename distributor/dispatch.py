@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -219,13 +220,18 @@ class Dispatcher:
             breaking=delivery.priority >= self.app.dispatch.breaking_priority,
             notify=quiet.notify,
             reply_to=reply_to,
+            operation=delivery.operation,
         )
         try:
             message = None
             if delivery.operation != Operation.DELETE:
                 view = article_views.article_view(article, adapter.config, self.app, self.lead)
+                if delivery.operation == Operation.EDIT and self._noted(article):
+                    view = dataclasses.replace(view, notice=view.labels.get("corrected"))
                 message = adapter.builder.render(view)
-            result = await self._call_marking_start(adapter, delivery, message, ticket)
+            result, outcome = await self._call_marking_start(
+                adapter, delivery, article, message, ticket
+            )
         except errors.LeaseLost:
             log.warning(
                 "lost the lease on delivery %s; another worker has it",
@@ -251,7 +257,9 @@ class Dispatcher:
             )
             await self._failed(delivery, adapter, unexpected, report)
         else:
-            await self.ledger.record_success(delivery, self.owner, result, article.version)
+            await self.ledger.record_success(
+                delivery, self.owner, result, article.version, outcome=outcome
+            )
             report.done += 1
             if delivery.operation == Operation.SEND:
                 refs = [r.to_json() for r in result.refs] if result is not None else []
@@ -267,21 +275,42 @@ class Dispatcher:
                 delivery.operation,
                 article.id,
                 article.version,
-                result.note if result is not None and result.note else "ok",
+                outcome or (result.note if result is not None and result.note else "ok"),
                 extra=log_ids(delivery),
             )
+
+    def _noted(self, article: Article) -> bool:
+        """Whether the article's latest correction ends its posts with the "Corrected" line."""
+        notice = article.correction_notice or self.app.corrections.notice
+        return notice == "note"
+
+    def _withdrawal(self, article: Article, adapter: ChannelAdapter) -> RenderedMessage:
+        """The post a retracted story is edited into where it cannot be deleted."""
+        view = article_views.article_view(article, adapter.config, self.app, self.lead)
+        withdrawn = dataclasses.replace(
+            view,
+            lead=(),
+            url=None,
+            image=None,
+            promo=None,
+            notice=view.labels.get("withdrawn"),
+            withdrawn=True,
+        )
+        return adapter.builder.render(withdrawn)
 
     async def _call_marking_start(
         self,
         adapter: ChannelAdapter,
         delivery: Delivery,
+        article: Article,
         message: RenderedMessage | None,
         ticket: DeliveryTicket,
-    ) -> SendResult | None:
+    ) -> tuple[SendResult | None, str | None]:
         """Call the adapter; the delivery is marked started when its first request leaves.
 
-        The time before that mark is pacing (``distributor_pacing_wait_seconds``), the time
-        after it the platform call (``distributor_send_seconds``).
+        Returns the result and, for a correction or retraction, what it did in words. The time
+        before the mark is pacing (``distributor_pacing_wait_seconds``), the time after it the
+        platform call (``distributor_send_seconds``).
         """
         called = time.perf_counter()
         started: float | None = None
@@ -297,7 +326,7 @@ class Dispatcher:
                 )
 
         try:
-            return await self._call(adapter, delivery, message, SendContext(ticket, mark))
+            return await self._call(adapter, delivery, article, message, SendContext(ticket, mark))
         finally:
             # An adapter that never marks (the outbox: never in doubt) is timed from the call.
             elapsed = time.perf_counter() - (started if started is not None else called)
@@ -307,25 +336,66 @@ class Dispatcher:
         self,
         adapter: ChannelAdapter,
         delivery: Delivery,
+        article: Article,
         message: RenderedMessage | None,
         context: SendContext,
-    ) -> SendResult | None:
+    ) -> tuple[SendResult | None, str | None]:
         refs = [MessageRef.from_json(r) for r in delivery.refs]
         if delivery.operation == Operation.SEND:
             assert message is not None
-            return await adapter.send(message, context)
+            return await adapter.send(message, context), None
         if delivery.operation == Operation.EDIT:
             assert message is not None
-            if not adapter.supports_edit:
-                return SendResult(tuple(refs), self.store.clock(), "platform cannot edit")
-            return await adapter.edit(refs, message, context)
-        if not adapter.supports_delete:
-            raise errors.NotDeletable(
-                "this platform cannot take a post back", channel=delivery.channel
-            )
-        with contextlib.suppress(errors.MessageNotFound):  # already gone: what a retraction wants
-            await adapter.delete(refs, context)
-        return None
+            return await self._edit(adapter, refs, message, context, self._noted(article))
+        return await self._retract(adapter, refs, article, context)
+
+    async def _edit(
+        self,
+        adapter: ChannelAdapter,
+        refs: list[MessageRef],
+        message: RenderedMessage,
+        context: SendContext,
+        noted: bool,
+    ) -> tuple[SendResult, str]:
+        if adapter.supports_edit:
+            result = await adapter.edit(refs, message, context)
+            return result, "edited, with the correction note" if noted else "edited"
+        if adapter.sends_notices and noted:
+            result = await adapter.edit(refs, message, context)
+            return result, result.note or "correction notice sent"
+        why = "nothing possible: the platform cannot edit a post"
+        return SendResult(tuple(refs), self.store.clock(), "platform cannot edit"), why
+
+    async def _retract(
+        self,
+        adapter: ChannelAdapter,
+        refs: list[MessageRef],
+        article: Article,
+        context: SendContext,
+    ) -> tuple[SendResult | None, str]:
+        """Delete the posts; where the platform refuses, edit them into the withdrawal notice
+        (or mail it to the readers who got the story)."""
+        refused: errors.NotDeletable | None = None
+        if adapter.supports_delete:
+            try:
+                await adapter.delete(refs, context)
+            except errors.MessageNotFound:  # already gone: what a retraction wants
+                return None, "already gone"
+            except errors.NotDeletable as exc:
+                refused = exc
+            else:
+                return None, "deleted"
+        if not (adapter.supports_edit or adapter.sends_notices):
+            reason = refused.reason if refused is not None else "the platform cannot delete"
+            return None, f"nothing possible: {reason}"
+        notice = self._withdrawal(article, adapter)
+        try:
+            result = await adapter.edit(refs, notice, context)
+        except errors.MessageNotFound:
+            return None, "already gone"
+        if adapter.supports_edit:
+            return result, "edited into the withdrawal notice"
+        return result, result.note or "withdrawal notice sent"
 
     async def _event(self, event: str, delivery: Delivery, **data: object) -> None:
         """Queue an event for the hooks (its own transaction, right after the ledger's)."""

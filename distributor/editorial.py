@@ -109,12 +109,22 @@ async def queue_files(
     return outcome
 
 
-async def correct(store: Store, article_id: int, path: Path, options: ingest.IngestOptions) -> int:
-    """Store the file as the article's new version; returns how many posts will be edited."""
+async def correct(
+    store: Store,
+    article_id: int,
+    path: Path,
+    options: ingest.IngestOptions,
+    *,
+    notice: str | None = None,
+) -> int:
+    """Store the file as the article's new version; returns how many posts will be edited.
+
+    ``notice``: ``silent`` or ``note`` (see ``CorrectionsConfig``); None: the configured one.
+    """
     parsed = ingest.read_file(path, options)
     if len(parsed) != 1:
         raise errors.IngestError(f"{path}: a correction must hold exactly one story")
-    edits = await ledger.Ledger(store).correct(article_id, parsed[0].draft)
+    edits = await ledger.Ledger(store).correct(article_id, parsed[0].draft, notice=notice)
     await wakeup.notify(store)
     return edits
 

@@ -216,9 +216,17 @@ class Ledger:
     # -- outcomes ---------------------------------------------------------------------------
 
     async def record_success(
-        self, delivery: Delivery, owner: str, result: SendResult | None, version: int
+        self,
+        delivery: Delivery,
+        owner: str,
+        result: SendResult | None,
+        version: int,
+        *,
+        outcome: str | None = None,
     ) -> bool:
         """Record a send, edit or delete that the platform accepted.
+
+        ``outcome`` says in words what a correction or retraction did on the platform.
 
         If the article changed (corrected, retracted) while the call was in flight, the row
         goes straight back to pending with the follow-up operation instead of resting as sent.
@@ -231,6 +239,8 @@ class Ledger:
             **NO_LEASE,
             "updated_at": now,
         }
+        if outcome is not None:
+            values["outcome"] = outcome[:200]
         if delivery.operation == Operation.DELETE:
             allowed = where_status(Delivery.status, Event.REMOVE)
             values["status"] = target(Event.REMOVE)
@@ -263,12 +273,12 @@ class Ledger:
             if delivery.operation == Operation.SEND:
                 values["sent_at"] = result.sent_at if result is not None else now
         async with self.store.engine.begin() as conn:
-            outcome = await conn.execute(
+            written = await conn.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery.id, Delivery.lease_owner == owner, allowed)
                 .values(**values)
             )
-            return bool(outcome.rowcount)
+            return bool(written.rowcount)
 
     async def record_failure(
         self,
@@ -389,8 +399,13 @@ class Ledger:
 
     # -- editor actions ---------------------------------------------------------------------
 
-    async def correct(self, article_id: int, draft: ArticleDraft) -> int:
+    async def correct(
+        self, article_id: int, draft: ArticleDraft, *, notice: str | None = None
+    ) -> int:
         """Store a new version of the article; every post already out is scheduled for an edit.
+
+        ``notice`` is how the correction tells readers (``silent`` or ``note``); None keeps
+        the configured default, which the dispatcher applies.
 
         Returns how many deliveries will be edited. Not-yet-sent deliveries simply carry the new
         version when their turn comes. One transaction: ``record_success`` compares versions.
@@ -402,12 +417,17 @@ class Ledger:
         now = self.store.clock()
         async with self.store.session() as session, session.begin():
             await self.store.revise_article(session, article_id, draft, now)
+            await session.execute(
+                update(Article).where(Article.id == article_id).values(correction_notice=notice)
+            )
             result = await session.execute(
                 update(Delivery)
                 .where(
                     Delivery.article_id == article_id, where_status(Delivery.status, Event.CORRECT)
                 )
-                .values(operation=Operation.EDIT, **back_to_pending(Event.CORRECT, now))
+                .values(
+                    operation=Operation.EDIT, outcome=None, **back_to_pending(Event.CORRECT, now)
+                )
             )
             edits = int(result.rowcount)  # type: ignore[attr-defined]
             story = {"story_id": article_id, "title": draft.title, "url": draft.url,
@@ -434,7 +454,9 @@ class Ledger:
                     func.json_array_length(Delivery.refs) > 0,
                     where_status(Delivery.status, Event.RETRACT),
                 )
-                .values(operation=Operation.DELETE, **back_to_pending(Event.RETRACT, now))
+                .values(
+                    operation=Operation.DELETE, outcome=None, **back_to_pending(Event.RETRACT, now)
+                )
             )
             # ... and one that never went out is cancelled.
             await session.execute(

@@ -143,6 +143,9 @@ class Article(Base):
     follow_up_of: Mapped[int | None] = mapped_column(
         ForeignKey("articles.id", ondelete="SET NULL"), default=None
     )
+    # How the latest correction tells readers: "silent" (posts edited) or "note" (edited with
+    # the "Corrected" line, and a correction mail where posts cannot be edited).
+    correction_notice: Mapped[str | None] = mapped_column(String(8), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -174,6 +177,9 @@ class Delivery(Base):
     refs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the latest correction or retraction did on the platform, in words ("edited",
+    # "deleted", "withdrawal notice sent to 12 readers", "nothing possible: …").
+    outcome: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

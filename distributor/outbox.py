@@ -38,8 +38,6 @@ class OutboxAdapter:
     nothing in doubt.
     """
 
-    supports_edit = True
-    supports_delete = True
     # Re-running a send rewrites the same file name, so a crash can never duplicate a post.
     idempotent = True
 
@@ -50,6 +48,11 @@ class OutboxAdapter:
         self.builder = builder
         self.directory = directory
         self.clock = clock
+        # A dry run does what live would do: a builder may say its platform cannot edit or
+        # delete (email), so a correction or retraction takes the same path as live.
+        self.supports_edit: bool = getattr(builder, "supports_edit", True)
+        self.supports_delete: bool = getattr(builder, "supports_delete", True)
+        self.sends_notices: bool = getattr(builder, "sends_notices", False)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
@@ -70,6 +73,8 @@ class OutboxAdapter:
         context: SendContext,
     ) -> MessageRef:
         entry = self.builder.outbox_entry(operation, message, refs)
+        if entry is None:  # live would send nothing
+            return MessageRef(target=self.config.name, message_id="", kind="outbox")
         path = self._path(context, operation, entry)
         await asyncio.to_thread(_write_atomically, path, entry.content)
         return MessageRef(target=self.config.name, message_id=path.name, kind="outbox")
@@ -81,7 +86,9 @@ class OutboxAdapter:
     async def edit(
         self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult:
-        await self._write("edit", message, refs, context)
+        # A retraction's withdrawal notice gets a file of its own, beside the correction's.
+        operation = "withdraw" if context.ticket.operation == "delete" else "edit"
+        await self._write(operation, message, refs, context)
         return SendResult(refs=tuple(refs), sent_at=self.clock())
 
     async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:

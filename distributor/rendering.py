@@ -299,6 +299,8 @@ def post_context(
         "promo": promo,
         "version": view.version,
         "published_at": view.published_at,
+        "notice": escape(view.notice) if view.notice else None,
+        "withdrawn": view.withdrawn,
     }
 
 
@@ -331,6 +333,7 @@ def sample_views(
         ),
         labels=labels,
         summary_max_chars=summary_max_chars,
+        notice=labels.get("corrected"),
     )
     bare = ArticleView(
         id=2,

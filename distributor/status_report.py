@@ -41,6 +41,13 @@ def cell(delivery: dict[str, Any] | None) -> tuple[str, str]:
     text, style = _CELL.get(status, (status, ""))
     if status == DeliveryStatus.SENT and delivery["version"] > 1:
         text += f" v{delivery['version']}"
+    outcome = delivery.get("outcome")
+    if outcome and status in (DeliveryStatus.SENT, DeliveryStatus.DELETED):
+        # What the correction or retraction did there: edited, deleted, notice sent…
+        text = "⌫ retracted" if status == DeliveryStatus.DELETED else text
+        text += f": {outcome}"
+        if outcome.startswith("nothing possible"):
+            style = "yellow"
     return text, style
 
 
@@ -107,6 +114,7 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         else None,
         "version": delivery.version,
         "last_error": REDACTOR.scrub(delivery.last_error) if delivery.last_error else None,
+        "outcome": delivery.outcome,
         "refs": delivery.refs,
     }
 

@@ -47,6 +47,10 @@ class ArticleView:
     promo: Promo | None
     labels: Mapping[str, str]
     summary_max_chars: int | None = None
+    # A line the post ends with: the "Corrected" note of a correction, or the withdrawal
+    # notice a retracted post is edited into where it cannot be deleted.
+    notice: str | None = None
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,9 @@ class DeliveryTicket:
     notify: bool = True
     # A follow-up: where the original story's post is on this channel, to reply to it.
     reply_to: MessageRef | None = None
+    # The delivery's operation (send, edit, delete): an edit made for a "delete" is the
+    # withdrawal notice a retraction leaves where the platform cannot delete.
+    operation: str = "send"
 
     @property
     def key(self) -> str:

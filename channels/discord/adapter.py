@@ -76,6 +76,7 @@ class DiscordAdapter:
 
     supports_edit = True
     supports_delete = True
+    sends_notices = False
 
     def __init__(
         self, config: DiscordChannelConfig, builder: DiscordPayloads, context: AdapterContext

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distributor.adapter import PayloadBuilder
+from distributor.adapter import OutboxEntry, PayloadBuilder
 from distributor.registry import PostPreview
 from distributor.types import RenderedMessage
 from distributor_channels.discord.config import DiscordChannelConfig
@@ -20,6 +20,11 @@ def preview(
         text="\n\n".join(p for p in parts if p),
         length=embed_total(embed),
         limit=EMBEDS_TOTAL_LIMIT,
-        payload=builder.outbox_entry("send", message, ()).content,
+        payload=_sent(builder.outbox_entry("send", message, ())),
         media_type="application/json",
     )
+
+
+def _sent(entry: OutboxEntry | None) -> bytes:
+    # A send always writes its request (only a silent correction may write nothing).
+    return entry.content if entry is not None else b""

@@ -2,9 +2,10 @@
 
 ``idempotent`` is True: the per-recipient ledger makes a retry (or a resend after a crash) mail
 only the readers not yet done, so it never needs ``SendContext.about_to_send``.
-``supports_delete`` is False: an email cannot be recalled; a retraction instead stops the
-fan-out before its next claim (the feed checks the story's status), so readers not yet mailed
-never get it.
+``supports_delete`` and ``supports_edit`` are False: an email cannot be recalled or edited. A
+retraction stops the fan-out before its next claim (the feed checks the story's status), so
+readers not yet mailed never get it; ``sends_notices`` is True: those who got it are mailed a
+withdrawal notice (and a correction notice for a correction with a note), see ``notices``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.dkim import DkimKeyError, DkimSigner, signer_for
 from distributor_channels.email.fanout import FanOut, Report
 from distributor_channels.email.links import Links
-from distributor_channels.email.message import Recipient, build_story, message_id, message_id_base
+from distributor_channels.email.message import (
+    Recipient,
+    build_story,
+    message_id,
+    message_id_base,
+    original_article,
+)
 from distributor_channels.email.models import SendStatus
+from distributor_channels.email.notices import NoticeMailer
 from distributor_channels.email.payload import EmailPayloads
 from distributor_channels.email.sendlog import Claimed, SendLog
 from distributor_channels.email.verp import BounceTokens
@@ -42,6 +50,7 @@ COMMIT_LANES = 3
 class EmailAdapter:
     supports_edit = False
     supports_delete = False
+    sends_notices = True
     idempotent = True
 
     def __init__(
@@ -108,7 +117,16 @@ class EmailAdapter:
     ) -> SendResult:
         links = self._links()
         signer = await self._dkim()
-        log = SendLog(store, context.delivery_id, owner=f"{context.key}:{secrets.token_hex(6)}")
+        # A developing story's update goes, threaded, to the readers who got the original.
+        reply = context.reply_to
+        original = original_article(reply.message_id) if reply is not None else None
+        readers_of = (original, self.config.name) if original is not None else None
+        log = SendLog(
+            store,
+            context.delivery_id,
+            owner=f"{context.key}:{secrets.token_hex(6)}",
+            readers_of=readers_of,
+        )
         if await log.retracted(context.article_id):
             raise smtp.error(
                 errors.PermanentDeliveryError,
@@ -117,7 +135,9 @@ class EmailAdapter:
                 "the story was retracted before it was mailed",
             )
         try:
-            story = build_story(self.email, message.payload, self.core.clock())
+            story = build_story(
+                self.email, message.payload, self.core.clock(), update=original is not None
+            )
         except (ValueError, KeyError) as exc:
             raise smtp.error(
                 errors.PermanentDeliveryError, self.email, "send", f"unusable message: {exc}"
@@ -130,6 +150,9 @@ class EmailAdapter:
                 address=reader.address,
                 message_id=message_id(list_name, domain, context.article_id, sid),
                 unsubscribe_url=links.unsubscribe(list_name, sid, reader.address),
+                in_reply_to=None
+                if original is None
+                else message_id(list_name, domain, original, sid),
             )
 
         envelope = None
@@ -162,8 +185,32 @@ class EmailAdapter:
     async def edit(
         self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
     ) -> SendResult:
-        # supports_edit is False: the dispatcher records corrections as "platform cannot edit".
-        return SendResult(tuple(refs), self.core.clock(), "an email cannot be edited")
+        """An email cannot be edited: a correction with a note, or a withdrawal, is mailed as
+        a short notice to the readers who received the story, threaded to their copy."""
+        payload = message.payload
+        if not payload.get("notice"):
+            return SendResult(tuple(refs), self.core.clock(), "an email cannot be edited")
+        store = self.core.store
+        if store is None:
+            raise self._broken("the email channel needs the store (its subscriber lists)")
+        mailer = NoticeMailer(
+            config=self.email,
+            store=store,
+            pacer=self.core.pacer,
+            signer=await self._dkim(),
+            delivery_id=context.delivery_id,
+            article_id=context.article_id,
+            unsubscribe=self._links().unsubscribe,
+        )
+        try:
+            mailed, total = await mailer.mail(payload)
+        except (SQLAlchemyError, OSError) as exc:
+            raise smtp.error(
+                errors.TransientDeliveryError, self.email, "notice", f"the store failed: {exc}"
+            ) from exc
+        what = "withdrawal" if payload.get("notice_kind") == "withdrawn" else "correction"
+        note = f"{what} notice sent to {mailed} of {total} reader(s) who got the story"
+        return SendResult(tuple(refs), self.core.clock(), note)
 
     async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:
         raise smtp.error(
@@ -206,13 +253,16 @@ class EmailAdapter:
         note = _note(counts, report.total)
         if report.fatal is not None:
             raise report.fatal
+        ref = MessageRef(
+            target=self.email.list_name,
+            message_id=message_id_base(self.email, context.article_id),
+            kind="email",
+        )
         if report.retracted:
-            raise smtp.error(
-                errors.PermanentDeliveryError,
-                self.email,
-                "send",
-                f"the story was retracted during the send; stopped after {note}",
-            )
+            # Done with the readers mailed so far: the ledger sees the retraction and sends
+            # them the withdrawal notice next.
+            note = f"stopped by the retraction after {note}"
+            return SendResult(refs=(ref,), sent_at=self.core.clock(), note=note)
         left = counts.get(SendStatus.DEFERRED, 0) + counts.get(SendStatus.PENDING, 0)
         if left:
             cause = report.transient
@@ -225,11 +275,6 @@ class EmailAdapter:
                 f"{reason}; retrying later, so far {note}",
                 status,
             )
-        ref = MessageRef(
-            target=self.email.list_name,
-            message_id=message_id_base(self.email, context.article_id),
-            kind="email",
-        )
         return SendResult(refs=(ref,), sent_at=self.core.clock(), note=note)
 
 

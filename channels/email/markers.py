@@ -43,9 +43,11 @@ class Markers:
     recipient: str
     message_id: str
     unsubscribe: str
+    # A follow-up's In-Reply-To/References: the reader's own copy of the original story.
+    in_reply_to: str | None = None
 
     @classmethod
-    def new(cls, unsubscribe: str) -> Markers:
+    def new(cls, unsubscribe: str, *, threaded: bool = False) -> Markers:
         """Fresh header markers around the unsubscribe marker the story was rendered with.
 
         Raises:
@@ -54,8 +56,12 @@ class Markers:
         if not is_unsubscribe(unsubscribe):
             raise ValueError("the story was rendered without a valid unsubscribe marker")
         nonce = _nonce()
-        return cls(f"r{nonce}@recipient.invalid", f"<m{nonce}@message-id.invalid>", unsubscribe)
+        reply = f"<t{nonce}@in-reply-to.invalid>" if threaded else None
+        return cls(
+            f"r{nonce}@recipient.invalid", f"<m{nonce}@message-id.invalid>", unsubscribe, reply
+        )
 
     @property
-    def all(self) -> tuple[str, str, str]:
-        return (self.recipient, self.message_id, self.unsubscribe)
+    def all(self) -> tuple[str, ...]:
+        slots = (self.recipient, self.message_id, self.unsubscribe)
+        return slots if self.in_reply_to is None else (*slots, self.in_reply_to)

@@ -49,6 +49,12 @@ def message_id_base(config: EmailChannelConfig, article_id: int) -> str:
     return f"a{article_id}.{config.list_name}@{config.domain}"
 
 
+def original_article(ref_message_id: str) -> int | None:
+    """The article a ``message_id_base`` names (``a<article>.<list>@<domain>``)."""
+    match = re.match(r"a(\d+)\.", ref_message_id)
+    return int(match.group(1)) if match else None
+
+
 def message_id(list_name: str, domain: str, article_id: int, subscriber_id: int) -> str:
     """Stable per (article, reader), so a resend after a crash carries the same Message-ID."""
     return f"<a{article_id}.{list_name}.r{subscriber_id}@{domain}>"
@@ -61,14 +67,17 @@ class Recipient:
     address: str
     message_id: str
     unsubscribe_url: str
+    in_reply_to: str | None = None  # a follow-up: the reader's copy of the original
 
-    def values(self) -> tuple[bytes, bytes, bytes]:
-        fields = (self.address, self.message_id, self.unsubscribe_url)
+    def values(self) -> tuple[bytes, ...]:
+        fields: tuple[str, ...] = (self.address, self.message_id, self.unsubscribe_url)
+        if self.in_reply_to is not None:
+            fields = (*fields, self.in_reply_to)
         for value in fields:
             # They land in headers verbatim: printable ASCII only, no spaces, no CR/LF.
             if not _HEADER_SAFE.match(value):
                 raise ValueError(f"unsafe value for a header: {value!r}")
-        return tuple(value.encode("ascii") for value in fields)  # type: ignore[return-value]
+        return tuple(value.encode("ascii") for value in fields)
 
 
 class _Template:
@@ -88,7 +97,7 @@ class _Template:
             # The address and the Message-ID belong in their one header each, nowhere else.
             raise ValueError("a per-reader header marker is in the message more than once")
 
-    def fill(self, values: tuple[bytes, bytes, bytes]) -> bytes:
+    def fill(self, values: tuple[bytes, ...]) -> bytes:
         out = self.pieces.copy()
         for position, field in self.slots:
             out[position] = values[field]
@@ -162,23 +171,30 @@ def unsubscribe_header(config: EmailChannelConfig, url: str) -> str:
 
 
 def build_story(
-    config: EmailChannelConfig, payload: Mapping[str, Any], date: datetime
+    config: EmailChannelConfig, payload: Mapping[str, Any], date: datetime, *, update: bool = False
 ) -> StoryMessage:
     """Serialise a rendered story once, with the per-reader markers in place.
+
+    ``update``: a developing story's update, "Update: …" threaded (``In-Reply-To`` and
+    ``References``) to each reader's copy of the original.
 
     Raises:
         ValueError: the payload has no unsubscribe marker of its own render, or lost one.
         KeyError: a part is missing from the payload.
     """
-    slots = markers.Markers.new(str(payload.get("unsubscribe_marker", "")))
+    slots = markers.Markers.new(str(payload.get("unsubscribe_marker", "")), threaded=update)
     msg = EmailMessage(policy=POLICY)
     msg["From"] = addresses.format_mailbox(config.from_address)
     msg["To"] = slots.recipient
     if config.reply_to:
         msg["Reply-To"] = addresses.format_mailbox(config.reply_to)
-    msg["Subject"] = clean_subject(str(payload["subject"]))
+    subject = payload.get("update_subject") if update else None
+    msg["Subject"] = clean_subject(str(subject or payload["subject"]))
     msg["Date"] = format_datetime(date.astimezone(UTC))
     msg["Message-ID"] = slots.message_id
+    if slots.in_reply_to is not None:
+        msg["In-Reply-To"] = slots.in_reply_to
+        msg["References"] = slots.in_reply_to
     msg["List-Id"] = config.list_id
     msg["List-Unsubscribe"] = unsubscribe_header(config, slots.unsubscribe)
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -149,3 +149,24 @@ class BounceEvent(Base):
         Index("ix_email_bounces_subscriber_kind", "subscriber_id", "kind", "received_at"),
         Index("ix_email_bounces_list_kind", "list_name", "kind"),
     )
+
+
+class EmailNotice(Base):
+    """A correction or withdrawal mail to one reader who got a story: sent once per notice.
+
+    ``notice`` names it: ``v<version>`` for a correction, ``withdrawn`` for a retraction.
+    """
+
+    __tablename__ = "email_notices"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("email_subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    notice: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default=SendStatus.PENDING)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ cheaply for each reader, so a 50,000-reader list costs one render, not 50,000.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import css_inline
@@ -23,7 +24,13 @@ from distributor_channels.email.config import (
     EmailChannelConfig,
 )
 from distributor_channels.email.markers import UNSUBSCRIBE_MARKER
-from distributor_channels.email.message import clean_subject, preview_message
+from distributor_channels.email.message import (
+    PREVIEW_RECIPIENT,
+    PREVIEW_UNSUBSCRIBE,
+    clean_subject,
+    preview_message,
+)
+from distributor_channels.email.notices import build_notice
 from distributor_channels.email.topics import normalise_topics
 
 __all__ = ["UNSUBSCRIBE_MARKER", "EmailPayloads", "clean_subject"]
@@ -33,6 +40,10 @@ class EmailPayloads:
     """Renders a story's newsletter once: subject, inlined HTML, plain text, and its tags."""
 
     platform: ClassVar[str] = "email"
+    # What the live adapter can do, so a dry run takes the same path (see OutboxAdapter).
+    supports_edit: ClassVar[bool] = False
+    supports_delete: ClassVar[bool] = False
+    sends_notices: ClassVar[bool] = True
 
     def __init__(self, config: EmailChannelConfig, renderer: Renderer) -> None:
         self.config = config
@@ -66,10 +77,50 @@ class EmailPayloads:
             # The fan-out mails a story to the readers whose topics match these.
             "tags": normalise_topics(view.tags),
             "unsubscribe_marker": unsubscribe,
+            # Used when the story is the update of one the readers got (a follow-up).
+            "update_subject": clean_subject(f"{view.labels['update_subject']}: {draft.title}"),
         }
+        if view.notice:
+            payload.update(notice_parts(view, draft.title, context["list_name"], unsubscribe))
         return RenderedMessage(payload=payload, summary=draft.summary)
 
     def outbox_entry(
         self, operation: str, message: RenderedMessage | None, refs: Sequence[MessageRef]
-    ) -> OutboxEntry:
+    ) -> OutboxEntry | None:
+        if operation in ("edit", "withdraw") and (
+            message is None or not message.payload.get("notice")
+        ):
+            return None  # a silent correction: live mails nothing
+        if operation in ("edit", "withdraw") and message is not None:
+            # The notice one sample reader would get, threaded to that reader's copy.
+            payload = message.payload
+            notice = build_notice(
+                self.config,
+                payload,
+                article_id=int(payload.get("article_id", 0)),
+                subscriber_id=0,
+                address=PREVIEW_RECIPIENT,
+                unsubscribe_url=PREVIEW_UNSUBSCRIBE,
+                date=datetime.now(UTC),
+            )
+            return OutboxEntry(".eml", notice)
         return OutboxEntry(".eml", preview_message(self.config, operation, message, refs))
+
+
+def notice_parts(view: ArticleView, title: str, list_name: str, unsubscribe: str) -> dict[str, str]:
+    """The short mail a correction or withdrawal sends the readers who got the story.
+
+    The plain text carries the unsubscribe marker, filled in per reader like a story's.
+    """
+    labels = view.labels
+    prefix = labels["withdrawal_subject" if view.withdrawn else "correction_subject"]
+    lines = [str(view.notice), "", title]
+    if view.url:
+        lines.append(view.url)
+    lines += ["", "--", f"{labels['why_received']} {list_name}.", f"{labels['unsubscribe']}: "]
+    return {
+        "notice": str(view.notice),
+        "notice_kind": "withdrawn" if view.withdrawn else f"v{view.version}",
+        "notice_subject": clean_subject(f"{prefix}: {title}"),
+        "notice_text": "\n".join(lines) + unsubscribe + "\n",
+    }

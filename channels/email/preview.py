@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distributor.adapter import PayloadBuilder
+from distributor.adapter import OutboxEntry, PayloadBuilder
 from distributor.registry import PostPreview
 from distributor.types import RenderedMessage
 from distributor_channels.email.config import EmailChannelConfig
@@ -21,6 +21,11 @@ def preview(
         text=f"Subject: {subject}\n\n{message.payload['text']}",
         length=len(subject),
         limit=SUBJECT_SHOWN,
-        payload=builder.outbox_entry("send", message, ()).content,
+        payload=_sent(builder.outbox_entry("send", message, ())),
         media_type="message/rfc822",
     )
+
+
+def _sent(entry: OutboxEntry | None) -> bytes:
+    # A send always writes its request (only a silent correction may write nothing).
+    return entry.content if entry is not None else b""

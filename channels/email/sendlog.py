@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, func, literal, or_, select, update
 
-from distributor.models import Article, ArticleStatus, UTCDateTime
+from distributor.models import Article, ArticleStatus, Delivery, UTCDateTime
 from distributor.store import Store
 from distributor_channels.email import topics as topic_codec
 from distributor_channels.email.models import EmailSend, SendStatus, Subscriber, SubscriberStatus
@@ -37,10 +37,19 @@ class Outcome:
 
 
 class SendLog:
-    def __init__(self, store: Store, delivery_id: int, owner: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        delivery_id: int,
+        owner: str,
+        *,
+        readers_of: tuple[int, str] | None = None,
+    ) -> None:
         self.store = store
         self.delivery_id = delivery_id
         self.owner = owner
+        # A follow-up: (original article, channel) whose readers alone get this story.
+        self.readers_of = readers_of
 
     async def populate(self, list_name: str, tags: Sequence[str]) -> int:
         """Fix the audience on the first attempt: every confirmed reader whose topics match.
@@ -63,7 +72,7 @@ class SendLog:
             ).where(
                 Subscriber.list_name == list_name,
                 Subscriber.status == SubscriberStatus.CONFIRMED,
-                _wants(tags),
+                _wants(tags) if self.readers_of is None else self._got_original(*self.readers_of),
             )
             insert = (
                 self.store.insert(EmailSend)
@@ -78,6 +87,18 @@ class SendLog:
                 select(func.count()).where(EmailSend.delivery_id == self.delivery_id)
             )
             return int(audience_size or 0)
+
+    @staticmethod
+    def _got_original(article_id: int, channel: str) -> ColumnElement[bool]:
+        """Readers the original story was mailed to on this channel (an update goes to them)."""
+        original = select(Delivery.id).where(
+            Delivery.article_id == article_id, Delivery.channel == channel
+        )
+        got_it = select(EmailSend.subscriber_id).where(
+            EmailSend.delivery_id.in_(original.scalar_subquery()),
+            EmailSend.status == SendStatus.SENT,
+        )
+        return Subscriber.id.in_(got_it)
 
     async def reopen(self) -> int:
         """Start an attempt: rows a dead attempt left "sending" and deferred rows go back to

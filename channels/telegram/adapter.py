@@ -46,6 +46,7 @@ class TelegramAdapter:
 
     supports_edit = True
     supports_delete = True
+    sends_notices = False
     # The Bot API has no idempotency key: a send that timed out may have been posted.
     idempotent = False
 

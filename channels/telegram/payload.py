@@ -6,6 +6,7 @@ so a refused photo can fall back to text without rendering again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -98,12 +99,16 @@ class TelegramPayloads:
     def outbox_entry(
         self, operation: str, message: RenderedMessage | None, refs: Sequence[MessageRef]
     ) -> OutboxEntry:
+        ref = refs[0] if refs else None
+        if ref is not None and ref.kind == "outbox":
+            # A dry-run post's ref names the outbox file: the request names the configured chat.
+            ref = dataclasses.replace(ref, target=self.config.chat)
         if operation == "send" and message is not None:
             request = {"method": message.payload["method"], "params": message.payload["params"]}
-        elif operation == "edit" and message is not None:
-            request = edit_request(message.payload, refs[0] if refs else None)
+        elif operation in ("edit", "withdraw") and message is not None:
+            request = edit_request(message.payload, ref)
         else:
-            request = delete_request(refs[0] if refs else None, self.config.chat)
+            request = delete_request(ref, self.config.chat)
         return OutboxEntry(".json", json.dumps(request, ensure_ascii=False, indent=2).encode())
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -114,7 +116,11 @@ async def test_correct_and_retract_edit_and_delete(
     request = json.loads(edit.read_text())
     assert request["method"] == "editMessageText" and "Lyon (MàJ)" in request["params"]["text"]
     assert files(tmp_path, "discord", "*-v2-edit.json")
-    assert files(tmp_path, "email", "*-v2-edit.eml")
+    # A silent correction mails nothing (an email cannot be edited), and status says so.
+    assert not files(tmp_path, "email", "*-edit.eml")
+    outcomes = {d.channel: d.outcome for d in await deliveries(loaded, clock)}
+    assert outcomes["telegram"] == outcomes["discord"] == "edited"
+    assert str(outcomes["email"]).startswith("nothing possible")
 
     store = await Store.open(loaded.app.store, clock=clock)
     try:
@@ -126,7 +132,45 @@ async def test_correct_and_retract_edit_and_delete(
     assert json.loads(delete.read_text())["method"] == "deleteMessage"
     assert files(tmp_path, "discord", "*-delete.json")
     rows = {d.channel: d.status for d in await deliveries(loaded, clock)}
-    assert rows["telegram"] == rows["discord"] == DeliveryStatus.DELETED
+    assert rows["telegram"] == rows["discord"] == rows["email"] == DeliveryStatus.DELETED
+    # The dry run writes the withdrawal notice live would mail, threaded to the reader's copy.
+    [withdrawal] = files(tmp_path, "email", "*-withdraw.eml")
+    mail = email.message_from_bytes(withdrawal.read_bytes(), policy=email.policy.default)
+    assert mail["Subject"].startswith("Retiré: Lyon")
+    assert mail["In-Reply-To"] == mail["References"] and mail["In-Reply-To"].startswith("<a")
+    assert "Cet article a été retiré." in mail.get_content()
+    outcomes = {d.channel: d.outcome for d in await deliveries(loaded, clock)}
+    assert outcomes["telegram"] == outcomes["discord"] == "deleted"
+
+
+async def test_a_correction_with_a_note_in_a_dry_run_writes_what_live_sends(
+    store_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    loaded = write_config(tmp_path, outbox_config(store_url, tmp_path))
+    [(_, article_id, _)] = (await queue(loaded, clock, SAMPLE, url=URL)).queued
+    await Service(loaded, clock=clock, workdir=tmp_path).run_once()
+    corrected = tmp_path / "fixed.fr.txt"
+    corrected.write_text(SAMPLE.read_text().replace("14,2 millions", "14,5 millions"))
+    store = await Store.open(loaded.app.store, clock=clock)
+    try:
+        options = editorial.options_for(loaded.app, store)
+        await editorial.correct(store, article_id, corrected, options, notice="note")
+    finally:
+        await store.close()
+    await Service(loaded, clock=clock, workdir=tmp_path).run_once()
+
+    [edit] = files(tmp_path, "telegram", "*-edit.json")
+    params = json.loads(edit.read_text())["params"]
+    assert "<i>Rectificatif : cet article a été modifié" in params["text"]
+    # The edit names the configured chat, not the channel's name.
+    assert params["chat_id"] == loaded.app.channel("telegram").chat  # type: ignore[attr-defined]
+    [notice] = files(tmp_path, "email", "*-v2-edit.eml")
+    mail = email.message_from_bytes(notice.read_bytes(), policy=email.policy.default)
+    assert mail["Subject"].startswith("Rectificatif")
+    assert mail["In-Reply-To"].startswith("<a")
+    assert mail["Message-ID"].endswith(".v2@" + mail["In-Reply-To"].split("@")[1])
+    outcomes = {d.channel: d.outcome for d in await deliveries(loaded, clock)}
+    assert outcomes["telegram"] == "edited, with the correction note"
 
 
 async def test_future_stories_wait_for_their_time(

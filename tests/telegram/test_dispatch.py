@@ -142,3 +142,46 @@ async def test_in_doubt_send_is_not_repeated_under_the_skip_policy(
 
     assert len(telegram_api.messages[GROUP_ID]) == 1  # Telegram did post it, once
     assert (await deliveries(store_url, article_id))["tg-group"] == DeliveryStatus.SKIPPED
+
+
+async def test_a_noted_correction_and_a_retraction_after_48_hours_say_what_happened(
+    telegram_api: FakeTelegramAPI, store_url: str, tmp_path: Path
+) -> None:
+    loaded = write_config(tmp_path, store_url, telegram_api.base_url)
+    article_id = await queue(store_url)
+    await Service(loaded, workdir=tmp_path).run_once()
+
+    store = await Store.open(StoreConfig(url=store_url))
+    try:
+        corrected = replace(STORY, title="Night trains return in May")
+        await Ledger(store).correct(article_id, corrected, notice="note")
+    finally:
+        await store.close()
+    await Service(loaded, workdir=tmp_path).run_once()
+    texts = [m.text for m in telegram_api.all_messages()]
+    assert len(texts) == 2
+    assert all(
+        "Corrected: this story was changed after it was first published." in t for t in texts
+    )
+
+    # Telegram lets a bot delete a post only within 48 hours: one post is older than that.
+    old = next(m for m in telegram_api.all_messages() if m.chat_id == GROUP_ID)
+    telegram_api.age_message(old.chat_id, old.message_id, 49 * 3600)
+    store = await Store.open(StoreConfig(url=store_url))
+    try:
+        await Ledger(store).retract(article_id)
+    finally:
+        await store.close()
+    await Service(loaded, workdir=tmp_path).run_once()
+
+    [left] = telegram_api.all_messages()
+    assert left.message_id == old.message_id
+    assert left.text == "Night trains return in May\n\nThis story has been withdrawn."
+    store = await Store.open(StoreConfig(url=store_url))
+    try:
+        rows = {d.channel: d for d in await store.deliveries_for([article_id])}
+    finally:
+        await store.close()
+    assert rows["tg-news"].outcome == "deleted"
+    assert rows["tg-group"].outcome == "edited into the withdrawal notice"
+    assert {d.status for d in rows.values()} == {DeliveryStatus.DELETED}
