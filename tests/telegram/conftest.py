@@ -95,7 +95,8 @@ def channel_config(base_url: str, **overrides: Any) -> TelegramChannelConfig:
             "per_group_per_minute": 100_000,
             "per_chat_per_second": 100_000,
         },
-        "timeouts": {"read": 0.5, "connect": 1.0, "write": 1.0, "pool": 1.0},
+        # Short, so injected timeouts cost little; long enough for a busy 2-CPU machine.
+        "timeouts": {"read": 2.0, "connect": 2.0, "write": 2.0, "pool": 2.0},
     }
     values.update(overrides)
     return TelegramChannelConfig.model_validate(values)
