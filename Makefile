@@ -25,7 +25,7 @@ typecheck:
 check-configs:               ## every example config must validate
 	for f in config/*.yaml; do \
 	  TELEGRAM_BOT_TOKEN=1:x DISCORD_WEBHOOK_URL=https://discord.com/api/webhooks/123456789012345678/$$(printf 't%.0s' $$(seq 68)) \
-	  DISCORD_BOT_TOKEN=x SMTP_PASSWORD=x DISTRIBUTOR_WEB_SECRET=check-configs-web-secret-0123456789abcdef $(BIN)/distributor check-config -c $$f || exit 1; done
+	  DISCORD_BOT_TOKEN=x SMTP_PASSWORD=x CMS_WEBHOOK_SECRET=check-configs-hook-secret-0123456789 DISTRIBUTOR_WEB_SECRET=check-configs-web-secret-0123456789abcdef $(BIN)/distributor check-config -c $$f || exit 1; done
 
 check: lint typecheck check-configs test
 
