@@ -47,6 +47,9 @@ class ArticleView:
     promo: Promo | None
     labels: Mapping[str, str]
     summary_max_chars: int | None = None
+    # The admin's words per language (``labels:``): for a builder that words some of its own
+    # parts in another language than the story's (the email footer, in the list's language).
+    label_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
