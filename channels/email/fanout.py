@@ -47,8 +47,8 @@ def extra_lane_group(config: EmailChannelConfig) -> int:
     """The smallest group a second commit lane takes: half the connections (at least two).
 
     Measured on PostgreSQL with 8 connections on a busy 2-CPU machine: a lane for every ready
-    message made groups of 1.9 and lost to bigger groups of 3.8 (fewer commits, so more CPU
-    for the SMTP side); see docs/benchmarks.md.
+    message made groups of 1.9 messages, this rule groups of 3.8, at rates within the noise
+    of each other (docs/benchmarks.md); fewer commits leave the CPU to the SMTP side.
     """
     return max(2, config.connections // 2)
 
