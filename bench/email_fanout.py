@@ -20,6 +20,7 @@ import os
 import shutil
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -350,6 +351,13 @@ def main() -> None:
         help="PostgreSQL server for the PostgreSQL-ledger run (a throwaway database is made "
         "there), or 'none' to skip it",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="pairs of SQLite and PostgreSQL ledger runs, alternated; the median of their "
+        "ratios is printed (on a busy machine one pair says little)",
+    )
     parser.add_argument("--serve-sink", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sink:
@@ -363,6 +371,7 @@ def main() -> None:
     port = free_port()
     sink, sink_name = start_sink(args.sink, port)
     results: dict[str, dict[str, Any]] = {}
+    pairs: list[float] = []  # PostgreSQL / SQLite, one per alternated pair of runs
     ceiling = 0.0
     try:
         wait_for_port(port)
@@ -370,6 +379,12 @@ def main() -> None:
             make_keys(Path(tmp), args.ed25519)
             for run in runs:
                 results[run.label] = asyncio.run(run_adapter(args, run, port, Path(tmp)))
+            if "postgresql" in results:
+                pairs.append(results["postgresql"]["rate"] / results["unsigned"]["rate"])
+                for n in range(2, args.rounds + 1):
+                    again = Run(f"sqlite-{n}", "sqlite"), Run(f"postgresql-{n}", args.postgresql)
+                    sqlite, pg = (asyncio.run(run_adapter(args, r, port, Path(tmp))) for r in again)
+                    pairs.append(pg["rate"] / sqlite["rate"])
         first = results["unsigned"]
         baseline = run_baseline(args.baseline, port, first["payload"]) if args.baseline else 0
         source = smtp_source_path()
@@ -400,7 +415,10 @@ def main() -> None:
     unsigned = first["rate"]
     if "signed" in results:
         print(f"signed / unsigned:       {results['signed']['rate'] / unsigned:.2f}x")
-    if "postgresql" in results:
+    if len(pairs) > 1:
+        shown = ", ".join(f"{r:.2f}" for r in pairs)
+        print(f"postgresql / sqlite:     {statistics.median(pairs):.2f}x (median of {shown})")
+    elif "postgresql" in results:
         print(f"postgresql / sqlite:     {results['postgresql']['rate'] / unsigned:.2f}x")
     if baseline:
         print(

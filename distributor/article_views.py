@@ -84,4 +84,5 @@ def article_view(
         promo=promo_for(app, channel.name, article.language),
         labels=labels.labels_for(article.language, app.labels),
         summary_max_chars=channel.summary_max_chars or app.summary.max_chars,
+        label_overrides=app.labels,
     )

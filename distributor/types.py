@@ -51,6 +51,9 @@ class ArticleView:
     # notice a retracted post is edited into where it cannot be deleted.
     notice: str | None = None
     withdrawn: bool = False
+    # The admin's words per language (``labels:``): for a builder that words some of its own
+    # parts in another language than the story's (the email footer, in the list's language).
+    label_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

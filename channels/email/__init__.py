@@ -12,18 +12,23 @@ from distributor_channels.email.config import (
     DEFAULT_HTML_TEMPLATE,
     DEFAULT_TEXT_TEMPLATE,
     WEB_TEMPLATES,
+    WELCOME_HTML_TEMPLATE,
+    WELCOME_TEXT_TEMPLATE,
     EmailChannelConfig,
 )
 from distributor_channels.email.tokens import MIN_SECRET_CHARS
 
 
 def _templates(config: EmailChannelConfig) -> Sequence[str]:
-    # The confirmation email and the web pages too: check-config catches a broken one.
+    # The confirmation and welcome emails and the web pages too: check-config catches a
+    # broken one.
+    welcome = [WELCOME_HTML_TEMPLATE, WELCOME_TEXT_TEMPLATE] if config.welcome_email else []
     return [
         config.template or DEFAULT_HTML_TEMPLATE,
         config.text_template or DEFAULT_TEXT_TEMPLATE,
         CONFIRM_HTML_TEMPLATE,
         CONFIRM_TEXT_TEMPLATE,
+        *welcome,
         *WEB_TEMPLATES,
     ]
 

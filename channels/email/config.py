@@ -17,6 +17,9 @@ DEFAULT_TEXT_TEMPLATE = "email/article.txt.j2"
 CONFIRM_HTML_TEMPLATE = "email/confirm.html.j2"
 CONFIRM_TEXT_TEMPLATE = "email/confirm.txt.j2"
 DEFAULT_CONFIRM_SUBJECT = "Please confirm your subscription"  # then said in the list's language
+WELCOME_HTML_TEMPLATE = "email/welcome.html.j2"
+WELCOME_TEXT_TEMPLATE = "email/welcome.txt.j2"
+DEFAULT_WELCOME_SUBJECT = "Welcome to {list}"  # then said in the reader's language
 # The readers' web pages (``distributor web``); an admin's folder may override any of them.
 WEB_TEMPLATES = (
     "email/page.html.j2",
@@ -203,6 +206,17 @@ class EmailChannelConfig(ChannelConfig):
     confirm_expiry_days: int = Field(
         default=7, ge=1, le=90, description="how long a confirmation link works"
     )
+    welcome_email: bool = Field(
+        default=True,
+        description="mail a welcome email when a reader confirms their subscription through "
+        "the confirmation link (not to readers an admin adds or imports)",
+    )
+    welcome_subject: str = Field(
+        default=DEFAULT_WELCOME_SUBJECT,
+        max_length=200,
+        description="subject of the welcome email; `{list}` is the list's title (left as is, "
+        "it is said in the reader's language)",
+    )
     smtp: SmtpConfig | None = Field(
         default=None, description="the SMTP server; required unless `dry_run`"
     )
@@ -270,7 +284,7 @@ class EmailChannelConfig(ChannelConfig):
     def _domain(cls, value: str | None) -> str | None:
         return _checked_domain(value)
 
-    @field_validator("list_title", "confirm_subject")
+    @field_validator("list_title", "confirm_subject", "welcome_subject")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         if value is not None and any(ch in value for ch in "\r\n\0"):

@@ -65,6 +65,9 @@ class ConfirmationMailer:
         context = {
             "list_title": title,
             "confirm_url": url,
+            "preferences_url": self.links.unsubscribe(
+                channel.list_name, subscriber.id, subscriber.address
+            ),
             "topics": from_column(topics if topics is not None else subscriber.topics),
             "expiry_days": channel.confirm_expiry_days,
             "address": subscriber.address,
@@ -74,18 +77,48 @@ class ConfirmationMailer:
         subject = channel.confirm_subject
         if subject == DEFAULT_CONFIRM_SUBJECT:
             subject = t["confirm_mail_subject"]
-        msg = EmailMessage(policy=POLICY)
-        msg["From"] = addresses.format_mailbox(channel.from_address)
-        msg["To"] = subscriber.address
-        if channel.reply_to:
-            msg["Reply-To"] = addresses.format_mailbox(channel.reply_to)
-        msg["Subject"] = " ".join(subject.split())
-        msg["Date"] = format_datetime(self.clock())
+        msg = envelope(channel, subscriber.address, subject, self.clock())
         msg["Message-ID"] = make_msgid(idstring=f"confirm.{subscriber.id}", domain=channel.domain)
-        msg["Auto-Submitted"] = "auto-generated"
-        text = self.renderer.render(CONFIRM_TEXT_TEMPLATE, context).strip() + "\n"
-        html = self.renderer.render(CONFIRM_HTML_TEMPLATE, context)
-        msg.set_content(fold_lines(text), cte="8bit")
-        msg.add_alternative(fold_lines(html), subtype="html", cte="8bit")
-        msg["Content-Language"] = language  # after set_content, which drops Content-* headers
-        return msg.as_bytes()
+        return finish(
+            msg,
+            self.renderer,
+            (CONFIRM_TEXT_TEMPLATE, CONFIRM_HTML_TEMPLATE),
+            context,
+            language,
+        )
+
+
+def envelope(
+    channel: EmailChannelConfig, address: str, subject: str, date: datetime
+) -> EmailMessage:
+    """The headers every subscription email has: From, To, Reply-To, Subject, Date."""
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = addresses.format_mailbox(channel.from_address)
+    msg["To"] = address
+    if channel.reply_to:
+        msg["Reply-To"] = addresses.format_mailbox(channel.reply_to)
+    msg["Subject"] = " ".join(subject.split())
+    msg["Date"] = format_datetime(date)
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def finish(
+    msg: EmailMessage,
+    renderer: Renderer,
+    templates: tuple[str, str],
+    context: Mapping[str, object],
+    language: str,
+) -> bytes:
+    """Render the text and HTML parts (``templates``) into ``msg``; the message's bytes.
+
+    Raises:
+        errors.TemplateError: a template failed (a permanent error naming it).
+    """
+    text_template, html_template = templates
+    text = renderer.render(text_template, context).strip() + "\n"
+    html = renderer.render(html_template, context)
+    msg.set_content(fold_lines(text), cte="8bit")
+    msg.add_alternative(fold_lines(html), subtype="html", cte="8bit")
+    msg["Content-Language"] = language  # after set_content, which drops Content-* headers
+    return msg.as_bytes()

@@ -1,12 +1,14 @@
-"""The workers' side of the double opt-in: mail the queued confirmation emails.
+"""The workers' side of the double opt-in: mail the queued confirmation and welcome emails.
 
-The subscribe form only queues a row (``optin.request``); every ``distributor run`` worker
+The subscribe form only queues a row (``optin.request``), and so does the confirmation link
+(``optin.confirm``, the welcome email); every ``distributor run`` worker
 drains the queue of each email list it serves, through that list's own sending path: the
 list's pacer budget (``rate_per_second``, shared with its stories) and one SMTP connection per
 drain, with its login, TLS and DKIM. Rows are claimed with a lease (``SKIP LOCKED`` on
 PostgreSQL), so workers never mail the same request twice, and a dead worker's claim is taken
 over when its lease runs out. A request overtaken by a newer one, or by the reader confirming
-or leaving, is skipped: its link would not work any more.
+or leaving, is skipped: its link would not work any more. A welcome email is skipped when the
+reader has left before it went out.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from distributor_channels.email.confirmation import ConfirmationMailer
 from distributor_channels.email.dkim import DkimKeyError, DkimSigner, signer_for
 from distributor_channels.email.fanout import rate_slot
 from distributor_channels.email.links import Links
-from distributor_channels.email.models import Confirmation, ConfirmationStatus, Subscriber
+from distributor_channels.email.models import (
+    Confirmation,
+    ConfirmationStatus,
+    QueuedMailKind,
+    Subscriber,
+    SubscriberStatus,
+)
+from distributor_channels.email.welcome import WelcomeMailer
 
 log = logging.getLogger("distributor.email.confirmations")
 
@@ -66,6 +75,9 @@ class ConfirmationQueue:
         self.dry_run = dry_run or channel.dry_run
         self.links = Links(context.app.web)
         self.mailer = ConfirmationMailer(
+            self.links, context.renderer, context.clock, context.app.labels
+        )
+        self.welcomes = WelcomeMailer(
             self.links, context.renderer, context.clock, context.app.labels
         )
         self._signer: DkimSigner | None = None
@@ -120,14 +132,12 @@ class ConfirmationQueue:
         sent = 0
         try:
             for index, job in enumerate(jobs):
-                if job.reader.confirm_nonce != job.confirmation.nonce:
-                    await self._finish(job, ConfirmationStatus.SKIPPED, "superseded")
+                overtaken = self._overtaken(job)
+                if overtaken is not None:
+                    await self._finish(job, ConfirmationStatus.SKIPPED, overtaken)
                     continue
                 try:
-                    data = self.mailer.build(
-                        self.channel, job.reader, job.confirmation.nonce,
-                        job.confirmation.created_at,
-                    )  # fmt: skip
+                    data = self._build(job)
                     if self.dry_run:
                         await asyncio.to_thread(self._write, job, data)
                     else:
@@ -137,7 +147,9 @@ class ConfirmationQueue:
                         await self._mail(client, job.reader.address, data)
                 except errors.TemplateError as exc:
                     await self._finish(job, ConfirmationStatus.FAILED, str(exc))
-                    log.error("list %s: confirmation email: %s", self.channel.list_name, exc)
+                    log.error(
+                        "list %s: %s email: %s", self.channel.list_name, job.confirmation.kind, exc
+                    )
                     continue
                 except errors.PermanentDeliveryError as exc:
                     await self._finish(job, ConfirmationStatus.FAILED, exc.reason)
@@ -159,6 +171,25 @@ class ConfirmationQueue:
             if client is not None:
                 await smtp.close_quietly(client)
         return sent, False
+
+    @staticmethod
+    def _overtaken(job: _Job) -> str | None:
+        """Why the email must not go out any more, or None."""
+        if job.confirmation.kind == QueuedMailKind.WELCOME:
+            if job.reader.status != SubscriberStatus.CONFIRMED:
+                return f"the reader is {job.reader.status} now"
+            return None
+        if job.reader.confirm_nonce != job.confirmation.nonce:
+            return "superseded"
+        return None
+
+    def _build(self, job: _Job) -> bytes:
+        if job.confirmation.kind == QueuedMailKind.WELCOME:
+            return self.welcomes.build(self.channel, job.reader)
+        confirmation = job.confirmation
+        return self.mailer.build(
+            self.channel, job.reader, confirmation.nonce, confirmation.created_at
+        )
 
     async def _connect(self) -> aiosmtplib.SMTP:
         if self.links.development_secret:
@@ -198,7 +229,7 @@ class ConfirmationQueue:
 
     def _write(self, job: _Job, data: bytes) -> None:
         stamp = self.store.clock().strftime("%Y%m%dT%H%M%S%f")
-        name = f"confirm-{job.reader.id:06d}-{stamp}.eml"
+        name = f"{job.confirmation.kind}-{job.reader.id:06d}-{stamp}.eml"
         path = Path(self.context.outbox_dir) / self.channel.name / name
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")

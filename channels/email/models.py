@@ -72,8 +72,16 @@ class ConfirmationStatus:
     SKIPPED = "skipped"  # a newer request, a confirmation or an unsubscribe overtook it
 
 
+class QueuedMailKind:
+    CONFIRM = "confirm"  # the double opt-in email, asked for by the subscribe form
+    WELCOME = "welcome"  # the welcome email, once the reader confirmed
+
+    ALL = (CONFIRM, WELCOME)
+
+
 class Confirmation(Base):
-    """A confirmation email to send: queued by the subscribe form, mailed by the workers."""
+    """An email to one reader about their subscription (a confirmation request, a welcome):
+    queued by the web service, mailed by the workers through the list's sending path."""
 
     __tablename__ = "email_confirmations"
 
@@ -82,7 +90,10 @@ class Confirmation(Base):
         ForeignKey("email_subscribers.id", ondelete="CASCADE")
     )
     list_name: Mapped[str] = mapped_column(String(64))
-    nonce: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[str] = mapped_column(String(32))  # of the request it asks for or answered
+    kind: Mapped[str] = mapped_column(
+        String(16), default=QueuedMailKind.CONFIRM, server_default=QueuedMailKind.CONFIRM
+    )
     status: Mapped[str] = mapped_column(String(16), default=ConfirmationStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())

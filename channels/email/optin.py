@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
@@ -24,6 +24,7 @@ from distributor_channels.email import topics as topic_codec
 from distributor_channels.email.models import (
     Confirmation,
     ConfirmationStatus,
+    QueuedMailKind,
     Subscriber,
     SubscriberStatus,
 )
@@ -100,23 +101,15 @@ async def request(
         if not won.rowcount or not await mail_allowed():  # type: ignore[attr-defined]
             await session.rollback()
             return False
-        session.add(
-            Confirmation(
-                subscriber_id=subscriber_id,
-                list_name=list_name,
-                nonce=nonce,
-                status=ConfirmationStatus.QUEUED,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        session.add(_queued(subscriber_id, list_name, nonce, QueuedMailKind.CONFIRM, now))
         return True
 
 
-async def confirm(store: Store, subscriber_id: int, nonce: str) -> bool:
+async def confirm(store: Store, subscriber_id: int, nonce: str, *, welcome: bool = False) -> bool:
     """The reader opened the latest request's link: confirmed, with the topics it asked for.
 
+    With ``welcome``, a welcome email is queued in the same transaction (the workers mail it),
+    so a confirmation queues exactly one.
     False when the row no longer holds that nonce (used already, superseded, or the reader
     left since): the link confirms nothing.
     """
@@ -132,6 +125,8 @@ async def confirm(store: Store, subscriber_id: int, nonce: str) -> bool:
         reader.confirm_nonce = None
         reader.requested_topics = None
         reader.updated_at = now
+        if welcome:
+            session.add(_queued(reader.id, reader.list_name, nonce, QueuedMailKind.WELCOME, now))
         return True
 
 
@@ -145,14 +140,19 @@ async def queue(store: Store, subscriber_id: int, list_name: str) -> None:
             .where(Subscriber.id == subscriber_id)
             .values(confirm_nonce=nonce, confirm_requested_at=now, updated_at=now)
         )
-        session.add(
-            Confirmation(
-                subscriber_id=subscriber_id,
-                list_name=list_name,
-                nonce=nonce,
-                status=ConfirmationStatus.QUEUED,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        session.add(_queued(subscriber_id, list_name, nonce, QueuedMailKind.CONFIRM, now))
+
+
+def _queued(
+    subscriber_id: int, list_name: str, nonce: str, kind: str, now: datetime
+) -> Confirmation:
+    return Confirmation(
+        subscriber_id=subscriber_id,
+        list_name=list_name,
+        nonce=nonce,
+        kind=kind,
+        status=ConfirmationStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )

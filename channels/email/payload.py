@@ -12,12 +12,12 @@ from typing import ClassVar
 
 import css_inline
 
-from distributor import errors
+from distributor import errors, labels
 from distributor.adapter import OutboxEntry
 from distributor.fitting import fit_draft
 from distributor.rendering import Renderer, post_context
 from distributor.types import ArticleView, MessageRef, RenderedMessage
-from distributor_channels.email import markers
+from distributor_channels.email import markers, wording
 from distributor_channels.email.config import (
     DEFAULT_HTML_TEMPLATE,
     DEFAULT_TEXT_TEMPLATE,
@@ -60,6 +60,7 @@ class EmailPayloads:
         unsubscribe = markers.new_unsubscribe()
         context["unsubscribe_url"] = unsubscribe
         context["list_name"] = self.config.list_title or self.config.list_name
+        context.update(self._footer(view))
         html = self._inliner.inline(self.renderer.render(self.html_template, context))
         text = self.renderer.render(self.text_template, context).strip() + "\n"
         if unsubscribe not in html or unsubscribe not in text:
@@ -83,6 +84,25 @@ class EmailPayloads:
         if view.notice:
             payload.update(notice_parts(view, draft.title, context["list_name"], unsubscribe))
         return RenderedMessage(payload=payload, summary=draft.summary)
+
+    def _footer(self, view: ArticleView) -> dict[str, object]:
+        """The footer's words in the list's language, not the story's: it speaks for the list.
+
+        ``labels.why_received`` and ``labels.unsubscribe`` (which admins' templates may show)
+        are replaced by the list's; ``labels.preferences`` names what the link opens.
+        """
+        language = self.config.language
+        core = labels.labels_for(language, view.label_overrides)
+        words = wording.words(language, view.label_overrides)
+        return {
+            "labels": {
+                **view.labels,
+                "why_received": core["why_received"],
+                "unsubscribe": core["unsubscribe"],
+                "preferences": words["manage_preferences"],
+            },
+            "footer_language": language,
+        }
 
     def outbox_entry(
         self, operation: str, message: RenderedMessage | None, refs: Sequence[MessageRef]

@@ -28,6 +28,7 @@ from distributor_channels.email.sendlog import SendLog
 # PostgreSQL itself crash within a fraction of a second of the commit, the "sent" mark may be
 # lost and those readers mailed again after recovery: a rarer event than a worker restart.
 _FAST_COMMIT = "SET LOCAL synchronous_commit TO OFF"
+_FAST_COMMIT_SESSION = "SET synchronous_commit TO OFF"
 
 # The rows this worker still owns and has not recorded yet; the others stay as they are.
 _SQLITE = (
@@ -88,6 +89,9 @@ class SentRecorder:
             raw = await self._conn.get_raw_connection()
             self._driver = raw.driver_connection
             self._kind = "sqlite" if driver == "aiosqlite" else "postgres"
+            if self._kind == "postgres":
+                # For this connection's session, reset before it goes back to the pool.
+                await self._driver.execute(_FAST_COMMIT_SESSION)
 
     def _now(self) -> Any:
         # Stored exactly as SQLAlchemy stores UTCDateTime on this backend.
@@ -113,12 +117,35 @@ class SentRecorder:
         # An explicit transaction, never autocommit: COMMIT is sent only once the UPDATE has
         # answered. In autocommit, an UPDATE waiting on a lock when this process dies would
         # still commit "sent" later, for a message whose "." was never written.
-        async with self._driver.transaction():
-            await self._driver.execute(_FAST_COMMIT)
-            rows = await self._driver.fetch(
+        # Two round trips while the dots wait (UPDATE, COMMIT): the session's setting was made
+        # once, and BEGIN was sent ahead (``prepare``) while the lane had nothing to do.
+        driver = self._driver
+        if not driver.is_in_transaction():
+            await driver.execute("BEGIN")
+        try:
+            rows = await driver.fetch(
                 _POSTGRES, self._now(), self.log.delivery_id, self.log.owner, ids
             )
+            await driver.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await driver.execute("ROLLBACK")
+            raise
         return {int(row[0]) for row in rows}
+
+    async def prepare(self) -> None:
+        """Open the next transaction ahead of time, once this one's dots are written.
+
+        BEGIN commits nothing and takes no lock (a snapshot is taken by the first statement),
+        so an idle open transaction costs nothing, and a worker killed meanwhile leaves nothing.
+        """
+        if self._kind != "postgres" or self._driver is None:
+            return
+        try:
+            if not self._driver.is_in_transaction():
+                await self._driver.execute("BEGIN")
+        except Exception:  # the next call opens a fresh connection, and says what is wrong
+            await self.aclose()
 
     async def _portable(self, ids: list[int]) -> set[int]:
         assert self._conn is not None
@@ -136,7 +163,14 @@ class SentRecorder:
         return recorded
 
     async def aclose(self) -> None:
-        conn, self._conn, self._driver = self._conn, None, None
+        conn, driver, self._conn, self._driver = self._conn, self._driver, None, None
+        if conn is not None and self._kind == "postgres" and driver is not None:
+            # The transaction and the setting were made on the driver, behind SQLAlchemy's
+            # back: undo both here, or the pool would hand them to the next user.
+            with contextlib.suppress(Exception):
+                if driver.is_in_transaction():
+                    await driver.execute("ROLLBACK")
+                await driver.execute("RESET synchronous_commit")
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.rollback()

@@ -3,7 +3,8 @@
 A hard bounce or a complaint suppresses at once; soft bounces once ``soft_limit`` of them came
 within ``soft_days``; a mail to ``unsubscribe_mailto`` unsubscribes. Suppressed readers keep
 their row (bounced or unsubscribed, with the reason in ``last_error``), so no import mails
-them again and ``subscribers list`` says why.
+them again and ``subscribers list`` says why. A bounce naming a story (by its Return-Path)
+also turns that story's ledger row for the reader from "sent" to "bounced".
 """
 
 from __future__ import annotations
@@ -13,18 +14,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from distributor.models import Delivery
 from distributor.store import Store
 from distributor_channels.email.bounce_config import BounceConfig
 from distributor_channels.email.bounces import Notice
-from distributor_channels.email.models import BounceEvent, BounceKind, Subscriber, SubscriberStatus
+from distributor_channels.email.models import (
+    BounceEvent,
+    BounceKind,
+    EmailSend,
+    SendStatus,
+    Subscriber,
+    SubscriberStatus,
+)
 from distributor_channels.email.tokens import TokenSigner
 
 log = logging.getLogger("distributor.email.bounces")
 
 _ACTIVE = (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)
+# A bounce that comes back after the send: the story never reached the reader. (A complaint
+# means it did.)
+_UNDELIVERED = (BounceKind.HARD, BounceKind.SOFT)
+_DETAIL_CHARS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +106,8 @@ class Suppressor:
                 received_at=now,
             )
         )
+        if notice.tag is not None and notice.kind in _UNDELIVERED:
+            await self._bounced_send(session, reader, notice)
         why = notice.detail
         suppress = notice.kind != BounceKind.SOFT
         if notice.kind == BounceKind.SOFT:
@@ -124,6 +139,29 @@ class Suppressor:
         reader.updated_at = now
         log.info("list %s: reader #%d suppressed (%s)", reader.list_name, reader.id, notice.kind)
         return Applied(reader.id, notice.kind, True, why)
+
+    async def _bounced_send(
+        self, session: AsyncSession, reader: Subscriber, notice: Notice
+    ) -> None:
+        """The story's ledger row of this reader: "sent" becomes "bounced" (it never arrived).
+
+        Only a row that says "sent": one still pending or deferred is the send's business.
+        """
+        assert notice.tag is not None
+        deliveries = select(Delivery.id).where(Delivery.article_id == notice.tag.article_id)
+        await session.execute(
+            update(EmailSend)
+            .where(
+                EmailSend.subscriber_id == reader.id,
+                EmailSend.delivery_id.in_(deliveries),
+                EmailSend.status == SendStatus.SENT,
+            )
+            .values(
+                status=SendStatus.BOUNCED,
+                last_error=f"bounced after the send: {notice.detail}"[:_DETAIL_CHARS],
+                updated_at=self.store.clock(),
+            )
+        )
 
 
 async def counts(store: Store, list_name: str) -> dict[str, int]:

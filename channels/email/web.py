@@ -5,8 +5,8 @@
   happens inside the request, and the answer (status, page) is the same whatever the
   address's state. Limits per client, recipient, domain and list (``subscribe_limits``) stop
   the form from being used to mail-bomb anybody.
-- ``GET /confirm/{token}`` shows a button; ``POST`` confirms. Mail scanners open links, so a GET
-  never changes anything. Only the latest request's link confirms.
+- ``GET /confirm/{token}`` shows a button; ``POST`` confirms and queues the welcome email. Mail
+  scanners open links, so a GET never changes anything. Only the latest request's link confirms.
 - ``GET /unsubscribe/{token}`` shows the reader's preferences page: unsubscribe, topics,
   language, leave every list. ``POST`` unsubscribes; it is also RFC 8058's one-click request
   (``List-Unsubscribe=One-Click``, no cookies, no login): it answers 200, never a redirect, and
@@ -247,7 +247,10 @@ class _Pages:
             return found
         channel, reader = found
         assert reader.confirm_nonce is not None
-        if not await optin.confirm(self.context.store, reader.id, reader.confirm_nonce):
+        confirmed = await optin.confirm(
+            self.context.store, reader.id, reader.confirm_nonce, welcome=channel.welcome_email
+        )
+        if not confirmed:
             return self.invalid("confirm", f"reader {reader.id}'s request changed meanwhile")
         return self.done("confirmed", status=200, channel=channel, reader=reader)
 

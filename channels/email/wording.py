@@ -1,4 +1,5 @@
-"""What readers read besides the stories (pages, confirmation email), in the list's language.
+"""What readers read besides the stories (pages, confirmation and welcome emails, the stories'
+footer), in the list's language.
 
 Built in for en, fr, de, es; an admin overrides any string under the config's ``labels`` key,
 per language (``labels: {fr: {subscribe_button: "Je m'abonne"}}``). Placeholders ``{list}``,
@@ -60,6 +61,14 @@ BUILTIN: dict[str, dict[str, str]] = {
         "confirm_mail_ignore": "If you did not ask for this, ignore this email: you will "
         "receive nothing more.",
         "manage_preferences": "Unsubscribe or change your preferences",
+        "confirm_mail_preferences": "To stop these emails or change your preferences:",
+        "welcome_mail_subject": "Welcome to {list}",
+        "welcome_mail_heading": "Welcome to {list}",
+        "welcome_mail_text": "Your subscription is confirmed: {address} will receive {list}.",
+        "welcome_mail_topics": "Your topics",
+        "welcome_mail_every_story": "You will receive every story.",
+        "welcome_mail_preferences": "You can change your topics and language, or unsubscribe, "
+        "at any time:",
     },
     "fr": {
         "subscribe_heading": "S'abonner à {list}",
@@ -110,6 +119,15 @@ BUILTIN: dict[str, dict[str, str]] = {
         "confirm_mail_ignore": "Si vous n'avez rien demandé, ignorez cet e-mail : vous ne "
         "recevrez rien d'autre.",
         "manage_preferences": "Se désabonner ou modifier vos préférences",
+        "confirm_mail_preferences": "Pour ne plus recevoir ces e-mails ou modifier vos "
+        "préférences :",
+        "welcome_mail_subject": "Bienvenue dans {list}",
+        "welcome_mail_heading": "Bienvenue dans {list}",
+        "welcome_mail_text": "Votre abonnement est confirmé : {address} recevra {list}.",
+        "welcome_mail_topics": "Vos thèmes",
+        "welcome_mail_every_story": "Vous recevrez tous les articles.",
+        "welcome_mail_preferences": "Vous pouvez à tout moment changer vos thèmes et votre "
+        "langue, ou vous désabonner :",
     },
     "de": {
         "subscribe_heading": "{list} abonnieren",
@@ -159,6 +177,15 @@ BUILTIN: dict[str, dict[str, str]] = {
         "confirm_mail_ignore": "Wenn Sie das nicht waren, ignorieren Sie diese E-Mail: Sie "
         "erhalten nichts weiter.",
         "manage_preferences": "Abmelden oder Einstellungen ändern",
+        "confirm_mail_preferences": "Um diese E-Mails abzubestellen oder Ihre Einstellungen "
+        "zu ändern:",
+        "welcome_mail_subject": "Willkommen bei {list}",
+        "welcome_mail_heading": "Willkommen bei {list}",
+        "welcome_mail_text": "Ihr Abonnement ist bestätigt: {address} erhält ab jetzt {list}.",
+        "welcome_mail_topics": "Ihre Themen",
+        "welcome_mail_every_story": "Sie erhalten alle Artikel.",
+        "welcome_mail_preferences": "Sie können Ihre Themen und Ihre Sprache jederzeit ändern "
+        "oder sich abmelden:",
     },
     "es": {
         "subscribe_heading": "Suscribirse a {list}",
@@ -206,6 +233,15 @@ BUILTIN: dict[str, dict[str, str]] = {
         "confirm_mail_expiry": "El enlace vale {days} días.",
         "confirm_mail_ignore": "Si no lo pediste, ignora este correo: no recibirás nada más.",
         "manage_preferences": "Darte de baja o cambiar tus preferencias",
+        "confirm_mail_preferences": "Para dejar de recibir estos correos o cambiar tus "
+        "preferencias:",
+        "welcome_mail_subject": "Te damos la bienvenida a {list}",
+        "welcome_mail_heading": "Te damos la bienvenida a {list}",
+        "welcome_mail_text": "Tu suscripción está confirmada: {address} recibirá {list}.",
+        "welcome_mail_topics": "Tus temas",
+        "welcome_mail_every_story": "Recibirás todos los artículos.",
+        "welcome_mail_preferences": "Puedes cambiar tus temas e idioma, o darte de baja, "
+        "cuando quieras:",
     },
 }
 

@@ -20,7 +20,13 @@ from sqlalchemy import select
 from distributor.cli import main
 from distributor.store import Store
 from distributor_channels.email.bounce_reader import BounceHandler, MailboxReader
-from distributor_channels.email.models import BounceEvent, Subscriber, SubscriberStatus
+from distributor_channels.email.models import (
+    BounceEvent,
+    EmailSend,
+    SendStatus,
+    Subscriber,
+    SubscriberStatus,
+)
 from distributor_channels.email.suppression import counts
 from distributor_channels.email.verp import BounceTokens
 from tests.email import bounce_mail
@@ -150,6 +156,17 @@ async def test_every_bounce_maps_to_one_reader_and_story_and_suppresses(
         "complaint": 1,
         "unsubscribe": 1,
     }
+    # The story's ledger says who never got it: bounced rows, the bounce's reason on each.
+    async with world.store.session() as session:
+        rows = await session.execute(
+            select(EmailSend.subscriber_id, EmailSend.status, EmailSend.last_error)
+        )
+        ledger = {sid: (status, why) for sid, status, why in rows.all()}
+    for address in ("gone@example.net", "nobody@gmail.example", "full@example.com"):
+        status, why = ledger[ids[address]]
+        assert status == SendStatus.BOUNCED and (why or "").startswith("bounced after the send")
+    for address in ("angry@yahoo.example", "leaving@example.org", "fine@example.org"):
+        assert ledger[ids[address]][0] == SendStatus.SENT  # delivered, whatever came after
     # Suppressed readers are never mailed again.
     before = len(world.smtp.messages)
     message, context = await world.story(2)

@@ -61,3 +61,32 @@ async def test_readers_who_left_are_skipped_at_the_claim(world: World) -> None:
     reader = await Subscribers(world.store).get(ids["a@example.org"])
     assert reader is not None and reader.status == SubscriberStatus.UNSUBSCRIBED
     assert await log.counts() == {SendStatus.SKIPPED: 1, SendStatus.SENDING: 1}
+
+
+async def test_the_recorder_hands_its_connection_back_clean(world: World) -> None:
+    """The asyncpg path opens its next transaction ahead and turns synchronous_commit off for
+    its session, behind SQLAlchemy's back: both are undone before the pool gets it back."""
+    ids = await world.subscribe("a@example.org", "b@example.org")
+    _message, context = await world.story()
+    log = SendLog(world.store, context.delivery_id, "w1")
+    await log.populate("daily", [])
+    await log.claim(10)
+    recorder = SentRecorder(log)
+    try:
+        assert await recorder([ids["a@example.org"]]) == {ids["a@example.org"]}
+        await recorder.prepare()  # the next group's transaction, opened while idle
+        assert await recorder([ids["b@example.org"]]) == {ids["b@example.org"]}
+        await recorder.prepare()
+    finally:
+        await recorder.aclose()
+    assert await log.counts() == {SendStatus.SENT: 2}  # committed, not left in the open one
+    if world.store.dialect != "postgresql":
+        return
+    engines = world.store.engine
+    async with engines.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        if world.store.engine.dialect.driver == "asyncpg":
+            assert driver is not None and not driver.is_in_transaction()
+        setting = await conn.exec_driver_sql("SHOW synchronous_commit")
+        assert setting.scalar() == "on"
