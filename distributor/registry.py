@@ -25,7 +25,7 @@ from distributor.yamlsource import KeyPath
 
 if TYPE_CHECKING:
     from distributor.adapter import AdapterContext, ChannelAdapter, PayloadBuilder
-    from distributor.types import RenderedMessage
+    from distributor.types import MessageRef, RenderedMessage
 
 ENTRY_POINT_GROUP = "distributor.channels"
 
@@ -58,10 +58,15 @@ class PostPreview:
 
 Validator = Callable[[Sequence[tuple[int, ChannelConfig]], AppConfig], list[Problem]]
 Previewer = Callable[[ChannelConfig, "RenderedMessage", "PayloadBuilder"], PostPreview]
+PostUrl = Callable[[ChannelConfig, "MessageRef"], "str | None"]
 
 
 def _no_problems(_channels: Sequence[tuple[int, ChannelConfig]], _app: AppConfig) -> list[Problem]:
     return []
+
+
+def _no_link(_config: ChannelConfig, _ref: MessageRef) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class PlatformSpec:
             worker's id and the dry-run flag and returns a ``BackgroundWork`` (or None), whose
             ``run_due`` every ``distributor run`` worker calls on a short interval (email's
             queued confirmation emails).
+        post_url: the address of a post from its ``MessageRef`` (the desk's and the API's
+            links), or None where the platform gives none (a private chat, an email).
     """
 
     name: str
@@ -102,6 +109,7 @@ class PlatformSpec:
     web_routes: str | None = None
     validate: Validator = _no_problems
     background: str | None = None
+    post_url: PostUrl = _no_link
 
 
 C = TypeVar("C", bound=ChannelConfig)
@@ -123,7 +131,8 @@ def platform_spec(
     the channel's config, its payload builder and the ``AdapterContext``. ``builder`` and
     ``preview`` may be ``"module:attribute"`` too, so that loading the spec (``--help``, config
     validation) imports nothing but the config model. ``extras`` are the optional
-    ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…).
+    ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…); a ``post_url`` among
+    them is given the channel's config already narrowed to ``config_model``.
     """
 
     def narrow(config: ChannelConfig) -> C:
@@ -143,6 +152,10 @@ def platform_spec(
     def show(config: ChannelConfig, message: RenderedMessage, built: PayloadBuilder) -> PostPreview:
         shower = load_attribute(preview) if isinstance(preview, str) else preview
         return cast(PostPreview, shower(narrow(config), message, built))
+
+    link = extras.pop("post_url", None)
+    if link is not None:
+        extras["post_url"] = lambda config, ref: link(narrow(config), ref)
 
     return PlatformSpec(
         name=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from distributor.registry import platform_spec
 from distributor_channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
+from distributor_channels.telegram.links import post_url
 
 SPEC = platform_spec(
     "telegram",
@@ -12,4 +13,5 @@ SPEC = platform_spec(
     adapter="distributor_channels.telegram.adapter:TelegramAdapter",
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
     preview="distributor_channels.telegram.preview:preview",
+    post_url=post_url,
 )

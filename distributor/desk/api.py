@@ -104,7 +104,9 @@ def parse_body(model: type[schemas.Model], raw: bytes, optional: bool = False) -
         raise _Problem(422, "Invalid request", detail, fields=fields) from None
 
 
-def story_out(view: StoryView, channels: list[str]) -> schemas.StoryOut:
+def story_out(
+    view: StoryView, channels: list[str], link: Callable[[str, Any], str | None]
+) -> schemas.StoryOut:
     article = view.article
     deliveries = []
     for name in channels:
@@ -122,7 +124,9 @@ def story_out(view: StoryView, channels: list[str]) -> schemas.StoryOut:
                 last_error=d.last_error if d else None,
                 excluded_by=view.held.get(name),
                 posts=[
-                    schemas.PostLink(target=str(r["target"]), message_id=str(r["message_id"]))
+                    schemas.PostLink(
+                        target=str(r["target"]), message_id=str(r["message_id"]), url=link(name, r)
+                    )
                     for r in (d.refs if d else [])
                 ],
             )
@@ -224,7 +228,9 @@ class Api:
             raise _Problem(422, "Invalid request", exc.message, fields=exc.fields) from None
 
     async def one(self, story_id: int) -> schemas.StoryOut:
-        return story_out(await self.newsroom.view(story_id), self.channels())
+        return story_out(
+            await self.newsroom.view(story_id), self.channels(), self.newsroom.post_url
+        )
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -261,7 +267,7 @@ class Api:
             query=query or None, status=params.get("status") or None, before=before, limit=limit
         )
         page = schemas.StoryPage(
-            items=[story_out(v, self.channels()) for v in views],
+            items=[story_out(v, self.channels(), self.newsroom.post_url) for v in views],
             next_cursor=str(more) if more else None,
         )
         return _json(page)

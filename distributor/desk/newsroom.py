@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from distributor import editorial, errors, ingest, unsent
+from distributor import editorial, errors, ingest, registry, unsent
 from distributor.desk import audit
 from distributor.desk.models import Role
 from distributor.ledger import Ledger
 from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
 from distributor.preview import ChannelPreview, excluded_by, preview_story
 from distributor.timeparse import parse_when
-from distributor.types import ArticleDraft
+from distributor.types import ArticleDraft, MessageRef
 from distributor.web import WebContext
 
 MAX_PAGE = 200
@@ -143,6 +143,16 @@ class Newsroom:
 
     def options(self, **given: Any) -> ingest.IngestOptions:
         return editorial.options_for(self.app, self.store, **given)
+
+    def post_url(self, channel: str, ref: Mapping[str, Any]) -> str | None:
+        """The address of the post ``ref`` on ``channel``'s platform, None where it has none."""
+        config = next((c for c in self.app.channels if c.name == channel), None)
+        if config is None:
+            return None
+        try:
+            return registry.get(config.platform).post_url(config, MessageRef.from_json(ref))
+        except (KeyError, TypeError, ValueError, LookupError):
+            return None  # a ref from an older version or another platform: no link, no crash
 
     def story_channels(self) -> list[str]:
         return [

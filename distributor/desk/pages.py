@@ -348,7 +348,8 @@ class Desk:
         entries = await audit.entries(self.store, article_id=story_id, limit=200)
         channels = self.newsroom.story_channels()
         return self.render(
-            "story.html.j2", visit, view=view, timeline=timeline(view, entries),
+            "story.html.j2", visit, view=view,
+            timeline=timeline(view, entries, self.newsroom.post_url),
             badges=[(c, badge(view, c)) for c in channels],
             flash=request.query_params.get("flash", ""), new=request.query_params.get("new"),
         )  # fmt: skip

@@ -86,6 +86,9 @@ class Retry(Model):
 class PostLink(Model):
     target: str
     message_id: str
+    url: str | None = Field(
+        default=None, description="the post on the platform, where the platform gives a link"
+    )
 
 
 class DeliveryOut(Model):

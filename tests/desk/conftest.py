@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,12 @@ from tests.helpers import outbox_config, write_config
 PASSWORD = "a long enough password"
 
 
-def desk_config(store_url: str, tmp_path: Path, **web: Any) -> dict[str, Any]:
+def desk_config(
+    store_url: str, tmp_path: Path, channel_keys: Mapping[str, Any] | None = None, **web: Any
+) -> dict[str, Any]:
     data = outbox_config(store_url, tmp_path)
+    for channel in data["channels"]:
+        channel.update((channel_keys or {}).get(channel["name"], {}))
     data["channels"].append(
         {
             "name": "english-only",
@@ -47,10 +51,12 @@ class Desk:
         return {"Authorization": f"Bearer {token or self.token}"}
 
 
-async def open_desk(store: Store, tmp_path: Path, **web: Any) -> Desk:
-    loaded = write_config(
-        tmp_path, desk_config(store.engine.url.render_as_string(False), tmp_path, **web)
-    )
+async def open_desk(
+    store: Store, tmp_path: Path, channel_keys: Mapping[str, Any] | None = None, **web: Any
+) -> Desk:
+    """``channel_keys``: channel name → keys added to that channel's entry."""
+    url = store.engine.url.render_as_string(False)
+    loaded = write_config(tmp_path, desk_config(url, tmp_path, channel_keys, **web))
     context = WebContext(loaded.app, store, loaded.renderer(), tmp_path / "outbox", store.clock)
     app = create_app(context)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
