@@ -32,7 +32,7 @@ from distributor.desk.newsroom import (
     StoryView,
     badge,
 )
-from distributor.desk.throttle import Window
+from distributor.desk.throttle import Counters
 from distributor.web import WebContext
 
 PREFIX = "/api/v1"
@@ -177,11 +177,11 @@ class Endpoint:
 class Api:
     """The endpoints, bound to one web service."""
 
-    def __init__(self, context: WebContext) -> None:
+    def __init__(self, context: WebContext, counters: Counters) -> None:
         self.newsroom = Newsroom(context)
         self.accounts = Accounts(context.store)
         self.store = context.store
-        self.limits = Window(context.app.web.api_requests_per_minute, 60.0, context.clock)
+        self.limits = counters.window("api", context.app.web.api_requests_per_minute, 60.0)
         self._used: dict[int, Any] = {}
 
     def channels(self) -> list[str]:
@@ -198,7 +198,7 @@ class Api:
         token = await self.accounts.token(secret.strip())
         if token is None:
             raise _Problem(401, "Unauthorized", "unknown or revoked token", headers=challenge)
-        wait = self.limits.hit(f"token:{token.id}")
+        wait = await self.limits.hit(f"token:{token.id}")
         if wait:
             raise _Problem(
                 429,
@@ -461,8 +461,8 @@ def _route(api: Api, endpoint: Endpoint) -> Route:
     )
 
 
-def routes(context: WebContext) -> list[BaseRoute]:
-    api = Api(context)
+def routes(context: WebContext, counters: Counters) -> list[BaseRoute]:
+    api = Api(context, counters)
     document = json.dumps(openapi(context.app.web.base_url)).encode()
 
     async def spec(_request: Request) -> Response:

@@ -34,7 +34,7 @@ from distributor.desk.newsroom import (
     badge,
 )
 from distributor.desk.sessions import COOKIE, Session, Sessions, fingerprint
-from distributor.desk.throttle import Window
+from distributor.desk.throttle import Counters
 from distributor.desk.views import calendar_days, channel_rows, timeline
 from distributor.web import WebContext, base_path
 
@@ -71,7 +71,7 @@ class Visit:
 
 
 class Desk:
-    def __init__(self, context: WebContext) -> None:
+    def __init__(self, context: WebContext, counters: Counters) -> None:
         self.context = context
         self.app = context.app
         self.store = context.store
@@ -85,8 +85,8 @@ class Desk:
             context.clock,
             secure=urlsplit(web.base_url).scheme == "https",
         )
-        self.account_failures = Window(ACCOUNT_FAILURES, FAILURE_WINDOW, context.clock)
-        self.client_failures = Window(CLIENT_FAILURES, FAILURE_WINDOW, context.clock)
+        self.account_failures = counters.window("login-account", ACCOUNT_FAILURES, FAILURE_WINDOW)
+        self.client_failures = counters.window("login-client", CLIENT_FAILURES, FAILURE_WINDOW)
         folder = resources.templates_dir() / "desk"
         self.static = folder / "static"
         self.env = jinja2.Environment(
@@ -211,16 +211,17 @@ class Desk:
         client = request.client.host if request.client else "unknown"
         keys = (f"account:{name.lower()[:64]}", f"client:{client}")
         wait = max(
-            self.account_failures.retry_after(keys[0]), self.client_failures.retry_after(keys[1])
+            await self.account_failures.retry_after(keys[0]),
+            await self.client_failures.retry_after(keys[1]),
         )
         if wait:
             return again(429, visit.t("throttled", minutes=max(1, -(-wait // 60))))
         user = await self.accounts.authenticate(name, password)
         if user is None:
-            self.account_failures.hit(keys[0])
-            self.client_failures.hit(keys[1])
+            await self.account_failures.hit(keys[0])
+            await self.client_failures.hit(keys[1])
             return again(401, visit.t("login_failed"))
-        self.account_failures.reset(keys[0])
+        await self.account_failures.reset(keys[0])
         await audit.record(self.store, f"user:{user.name}", "login")
         session = self.sessions.login(user.id, user.password_hash)
         if target:
@@ -455,8 +456,8 @@ class Desk:
         return self.finish(response, visit.session)
 
 
-def routes(context: WebContext) -> list[BaseRoute]:
-    desk = Desk(context)
+def routes(context: WebContext, counters: Counters) -> list[BaseRoute]:
+    desk = Desk(context, counters)
     g = desk.guard
     return [
         Route("/desk/login", desk.login_page, methods=["GET"]),

@@ -21,9 +21,15 @@ PASSWORD = "a long enough password"
 
 
 def desk_config(
-    store_url: str, tmp_path: Path, channel_keys: Mapping[str, Any] | None = None, **web: Any
+    store_url: str,
+    tmp_path: Path,
+    channel_keys: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
+    **web: Any,
 ) -> dict[str, Any]:
     data = outbox_config(store_url, tmp_path)
+    if redis_url:
+        data["redis"] = {"url": redis_url}
     for channel in data["channels"]:
         channel.update((channel_keys or {}).get(channel["name"], {}))
     data["channels"].append(
@@ -52,15 +58,23 @@ class Desk:
 
 
 async def open_desk(
-    store: Store, tmp_path: Path, channel_keys: Mapping[str, Any] | None = None, **web: Any
+    store: Store,
+    tmp_path: Path,
+    channel_keys: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
+    users: bool = True,
+    **web: Any,
 ) -> Desk:
-    """``channel_keys``: channel name → keys added to that channel's entry."""
+    """``channel_keys``: channel name → keys added to that channel's entry. ``users=False``:
+    another web process of the same deployment (its token and users exist already)."""
     url = store.engine.url.render_as_string(False)
-    loaded = write_config(tmp_path, desk_config(url, tmp_path, channel_keys, **web))
+    loaded = write_config(tmp_path, desk_config(url, tmp_path, channel_keys, redis_url, **web))
     context = WebContext(loaded.app, store, loaded.renderer(), tmp_path / "outbox", store.clock)
     app = create_app(context)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    if not users:
+        return Desk(loaded, context, http, "", store)
     accounts = Accounts(store)
     token = (await accounts.create_token("cms")).secret
     await accounts.add_user("ana", Role.EDITOR, PASSWORD, "fr")
