@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ class Queued:
 
     article_id: int
     created: bool
+    article: Article | None = None  # the new row, when ``created``
 
 
 class Store:
@@ -39,7 +40,10 @@ class Store:
         cls, config: StoreConfig, *, clock: Clock = utcnow, auto_upgrade: bool | None = None
     ) -> Store:
         """Connect; SQLite is migrated automatically, other stores must already be current."""
-        engine = database.create_engine(config.url, echo=config.echo)
+        pool: dict[str, int] = {}
+        if database.normalise_url(config.url).startswith("postgresql"):
+            pool = {"pool_size": config.pool_size, "max_overflow": config.max_overflow}
+        engine = database.create_engine(config.url, echo=config.echo, **pool)
         if auto_upgrade is None:
             auto_upgrade = engine.dialect.name == "sqlite"
         try:
@@ -73,8 +77,16 @@ class Store:
 
     # -- articles ---------------------------------------------------------------------------
 
-    async def add_article(self, draft: ArticleDraft) -> Queued:
-        """Queue a story once: a second copy (same id, URL or text) is a no-op."""
+    async def add_article(
+        self,
+        draft: ArticleDraft,
+        then: Callable[[AsyncSession, Article], Awaitable[None]] | None = None,
+    ) -> Queued:
+        """Queue a story once: a second copy (same id, URL or text) is a no-op.
+
+        ``then`` runs in the same transaction when the story is new (the desk's audit entry
+        and wake-up): one commit, not several. The new row is in ``Queued.article``.
+        """
         now = self.clock()
         values = {
             "dedup_key": draft.dedup_key,
@@ -100,12 +112,14 @@ class Store:
             self.insert(Article)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(Article.id)
+            .returning(Article)
         )
         async with self.session() as session, session.begin():
-            new_id = (await session.execute(stmt)).scalar_one_or_none()
-            if new_id is not None:
-                return Queued(new_id, True)
+            article = (await session.scalars(stmt)).one_or_none()
+            if article is not None:
+                if then is not None:
+                    await then(session, article)
+                return Queued(article.id, True, article)
             existing = await session.scalar(
                 select(Article.id).where(Article.dedup_key == draft.dedup_key)
             )

@@ -237,9 +237,13 @@ class Api:
     async def create_story(self, request: Request, actor: Actor) -> Response:
         story = parse_body(schemas.StoryIn, await request.body())
         drafted = await self.drafted(story)
-        story_id, created = await self.newsroom.create(actor, drafted)
-        location = {"Location": f"{request.url.path}/{story_id}"}
-        return _json(await self.one(story_id), 201 if created else 200, location)
+        queued = await self.newsroom.add(actor, drafted)
+        location = {"Location": f"{request.url.path}/{queued.article_id}"}
+        if queued.article is None:  # queued before: show it as it stands now
+            return _json(await self.one(queued.article_id), 200, location)
+        # A new story has no deliveries until a worker routes it: no need to read any.
+        view = self.newsroom.view_of(queued.article, {})
+        return _json(story_out(view, self.channels(), self.newsroom.post_url), 201, location)
 
     async def list_stories(self, request: Request, actor: Actor) -> Response:
         params = request.query_params

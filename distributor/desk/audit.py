@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from distributor import wakeup
 from distributor.desk.models import AuditEntry
@@ -37,18 +38,36 @@ async def record(
     ``notify`` also wakes the workers (``wakeup``), in the same transaction: one commit, not two.
     """
     async with store.session() as session, session.begin():
-        if notify and store.dialect == "postgresql":
-            await session.execute(text("SELECT pg_notify(:c, '')"), {"c": wakeup.CHANNEL})
-        session.add(
-            AuditEntry(
-                at=store.clock(),
-                actor=actor[:80],
-                action=action[:32],
-                article_id=article_id,
-                detail=REDACTOR.scrub(detail)[:4000],
-                data=dict(data or {}),
-            )
+        await add(
+            session, store, actor, action,
+            article_id=article_id, detail=detail, data=data, notify=notify,
+        )  # fmt: skip
+
+
+async def add(
+    session: AsyncSession,
+    store: Store,
+    actor: str,
+    action: str,
+    *,
+    article_id: int | None = None,
+    detail: str = "",
+    data: Mapping[str, object] | None = None,
+    notify: bool = False,
+) -> None:
+    """``record`` inside the caller's transaction (the entry commits with the change itself)."""
+    if notify and store.dialect == "postgresql":
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": wakeup.CHANNEL})
+    session.add(
+        AuditEntry(
+            at=store.clock(),
+            actor=actor[:80],
+            action=action[:32],
+            article_id=article_id,
+            detail=REDACTOR.scrub(detail)[:4000],
+            data=dict(data or {}),
         )
+    )
 
 
 async def entries(

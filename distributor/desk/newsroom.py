@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from distributor import editorial, errors, ingest, registry, unsent
 from distributor.desk import audit
@@ -23,6 +24,7 @@ from distributor.desk.models import Role
 from distributor.ledger import Ledger
 from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
 from distributor.preview import ChannelPreview, excluded_by, preview_story
+from distributor.store import Queued
 from distributor.timeparse import parse_when
 from distributor.types import ArticleDraft, MessageRef
 from distributor.web import WebContext
@@ -207,17 +209,20 @@ class Newsroom:
 
     async def create(self, actor: Actor, drafted: Drafted) -> tuple[int, bool]:
         """Queue a story once; the same id, URL or text again returns the first (False)."""
-        result = await self.store.add_article(drafted.draft)
-        if result.created:
-            await audit.record(
-                self.store,
-                actor.label,
-                "queue",
-                article_id=result.article_id,
-                detail=drafted.draft.title,
-                notify=True,
-            )
-        return result.article_id, result.created
+        queued = await self.add(actor, drafted)
+        return queued.article_id, queued.created
+
+    async def add(self, actor: Actor, drafted: Drafted) -> Queued:
+        """``create``, with the new row. The story, its audit entry and the workers' wake-up
+        share one transaction: one commit per story, the API's hot path."""
+
+        async def audited(session: AsyncSession, article: Article) -> None:
+            await audit.add(
+                session, self.store, actor.label, "queue",
+                article_id=article.id, detail=drafted.draft.title, notify=True,
+            )  # fmt: skip
+
+        return await self.store.add_article(drafted.draft, then=audited)
 
     async def view(self, article_id: int) -> StoryView:
         views = await self.views([article_id])
@@ -234,20 +239,21 @@ class Newsroom:
         views = []
         for article_id in ids:
             article = articles.get(article_id)
-            if article is None:
-                continue
-            mine = by_article.get(article_id, {})
-            held = {}
-            for channel in self.app.channels:
-                if channel.name in mine or channel.name not in self.story_channels():
-                    continue
-                reason = excluded_by(
-                    channel.filters, article.tags, article.language, article.priority
-                )
-                if reason is not None:
-                    held[channel.name] = reason
-            views.append(StoryView(article, mine, held))
+            if article is not None:
+                views.append(self.view_of(article, by_article.get(article_id, {})))
         return views
+
+    def view_of(self, article: Article, deliveries: dict[str, Delivery]) -> StoryView:
+        """The story's view from rows already read (a new story has no deliveries yet)."""
+        held = {}
+        story_channels = self.story_channels()
+        for channel in self.app.channels:
+            if channel.name in deliveries or channel.name not in story_channels:
+                continue
+            reason = excluded_by(channel.filters, article.tags, article.language, article.priority)
+            if reason is not None:
+                held[channel.name] = reason
+        return StoryView(article, deliveries, held)
 
     async def search(
         self,
