@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distributor import editorial, errors, ingest, registry, unsent
 from distributor.desk import audit
@@ -216,9 +216,9 @@ class Newsroom:
         """``create``, with the new row. The story, its audit entry and the workers' wake-up
         share one transaction: one commit per story, the API's hot path."""
 
-        async def audited(session: AsyncSession, article: Article) -> None:
+        async def audited(conn: AsyncConnection, article: Article) -> None:
             await audit.add(
-                session, self.store, actor.label, "queue",
+                conn, self.store, actor.label, "queue",
                 article_id=article.id, detail=drafted.draft.title, notify=True,
             )  # fmt: skip
 
