@@ -166,12 +166,27 @@ class Newsroom:
     async def draft(self, fields: Mapping[str, Any], name: str = "story") -> Drafted:
         """The story in ``fields`` (queue's JSON keys), its language detected when not given."""
         clean = {k: v for k, v in fields.items() if v is not None and v != ""}
+        follow_up_of = await self.follow_up(clean.pop("follow_up_of", None))
         try:
-            parsed = ingest.read_fields(clean, self.options(), name)
+            parsed = ingest.read_fields(clean, self.options(follow_up_of=follow_up_of), name)
         except errors.IngestError as exc:
             raise _invalid(exc, name) from None
         draft = await editorial.with_language(parsed)
         return Drafted(draft, not parsed.language_given)
+
+    async def follow_up(self, raw: object) -> int | None:
+        """The id of the story a new one follows up (None: none), refused unless it exists."""
+        if raw is None or raw == "":
+            return None
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.isdecimal() or not 1 <= int(text) < 2**31:
+            message = "follow_up_of: a story's number, like 42"
+            raise Invalid(message, [("follow_up_of", "a story's number, like 42")])
+        article_id = int(text)
+        if not await editorial.follow_up_exists(self.store, article_id):
+            message = f"no story #{article_id} to follow up"
+            raise Invalid(f"follow_up_of: {message}", [("follow_up_of", message)])
+        return article_id
 
     async def draft_from_file(self, filename: str, content: bytes) -> Drafted:
         """The one story of an uploaded file, in any format ``queue`` reads."""

@@ -32,6 +32,7 @@ from distributor.desk.newsroom import (
     Newsroom,
     NotFound,
     badge,
+    with_changes,
 )
 from distributor.desk.sessions import COOKIE, Session, Sessions, fingerprint
 from distributor.desk.throttle import Counters
@@ -49,7 +50,7 @@ ACCOUNT_FAILURES, CLIENT_FAILURES, FAILURE_WINDOW = 5, 20, 15 * 60.0
 IN_FLIGHT = {"waiting", "retrying", "sending", "editing", "deleting"}
 STORY_FIELDS = (
     "title", "body", "format", "url", "standfirst", "tags", "language", "priority", "image",
-    "publish_at",
+    "publish_at", "follow_up_of",
 )  # fmt: skip
 
 Page = Callable[[Request, "Visit"], Awaitable[Response]]
@@ -287,7 +288,8 @@ class Desk:
             drafted = await self.newsroom.draft_from_file(upload.filename, await upload.read())
         else:
             drafted = await self.newsroom.draft_from_url(self.field(visit, "article_url"))
-        return drafted
+        follow_up_of = await self.newsroom.follow_up(fields.get("follow_up_of"))
+        return with_changes(drafted, follow_up_of=follow_up_of) if follow_up_of else drafted
 
     def previews(self, visit: Visit, drafted: Drafted) -> list[dict[str, Any]]:
         shown = []
@@ -310,10 +312,12 @@ class Desk:
             "priority": str(draft.priority),
             "image": draft.image or "",
             "publish_at": "",
+            "follow_up_of": "",
         }
 
     async def new_form(self, request: Request, visit: Visit) -> Response:
         values = dict.fromkeys(STORY_FIELDS, "")
+        values["follow_up_of"] = request.query_params.get("follow_up_of", "")[:10]
         return self.render("new.html.j2", visit, values=values, source="text", errors={})
 
     async def new_story(self, request: Request, visit: Visit) -> Response:
@@ -334,7 +338,9 @@ class Desk:
             )
         if source != "text":
             kept = {
-                k: v for k, v in values.items() if v and k in ("tags", "priority", "publish_at")
+                k: v
+                for k, v in values.items()
+                if v and k in ("tags", "priority", "publish_at", "follow_up_of")
             }
             values = {**self.filled(drafted), **kept}
             source = "text"

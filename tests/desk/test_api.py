@@ -200,3 +200,21 @@ async def test_a_story_links_to_each_post(store: Store, tmp_path: Path) -> None:
         page = (await desk.http.get(f"/desk/stories/{story_id}")).text
         assert 'href="https://t.me/c/1234567890/42"' in page
         assert 'href="https://discord.com/channels/111111111111111111/' in page
+
+
+async def test_a_follow_up_names_an_existing_story(desk: Desk) -> None:
+    first = (await desk.http.post("/api/v1/stories", json=FRENCH, headers=desk.auth())).json()
+    update = {**FRENCH, "url": "https://news.example.org/lyon/tramway-suite"}
+    for wrong in (99999, 0, "trois"):
+        refused = await desk.http.post(
+            "/api/v1/stories", json={**update, "follow_up_of": wrong}, headers=desk.auth()
+        )
+        assert refused.status_code == 422, (wrong, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["follow_up_of"]
+    assert len(await desk.store.recent_articles()) == 1
+    created = await desk.http.post(
+        "/api/v1/stories", json={**update, "follow_up_of": first["id"]}, headers=desk.auth()
+    )
+    assert created.status_code == 201, created.text
+    stored = await desk.store.get_article(created.json()["id"])
+    assert stored is not None and stored.follow_up_of == first["id"]
