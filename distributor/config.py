@@ -36,6 +36,21 @@ class StoreConfig(Strict):
         "directory) or `postgresql+asyncpg://user@host/db` (`postgresql+psycopg://` works too)",
     )
     echo: bool = Field(default=False, description="log every SQL statement (debugging only)")
+    pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: connections each process keeps open for reuse; the web "
+        "service uses about one per request in flight",
+    )
+    max_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="PostgreSQL: connections opened beyond `pool_size` under load and closed "
+        "again when returned (each costs a PostgreSQL process start: keep `pool_size` above the "
+        "usual load)",
+    )
 
 
 class RedisConfig(Strict):

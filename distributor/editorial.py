@@ -84,12 +84,17 @@ async def with_language(item: ingest.Parsed) -> ArticleDraft:
     return dataclasses.replace(item.draft, language=found) if found else item.draft
 
 
+async def follow_up_exists(store: Store, article_id: int) -> bool:
+    """Whether a story can be followed up: ``queue --follow-up-of``, the desk and the API."""
+    return await store.get_article(article_id) is not None
+
+
 async def queue_files(
     store: Store, paths: Iterable[Path], options: ingest.IngestOptions
 ) -> QueueOutcome:
     """Queue every story of every file; one bad file never stops the others."""
     outcome = QueueOutcome()
-    if options.follow_up_of is not None and await store.get_article(options.follow_up_of) is None:
+    if options.follow_up_of is not None and not await follow_up_exists(store, options.follow_up_of):
         outcome.refused.append(f"--follow-up-of {options.follow_up_of}: no such story")
         return outcome
     for path in paths:

@@ -25,7 +25,7 @@ from distributor.yamlsource import KeyPath
 
 if TYPE_CHECKING:
     from distributor.adapter import AdapterContext, ChannelAdapter, PayloadBuilder
-    from distributor.types import RenderedMessage
+    from distributor.types import MessageRef, RenderedMessage
 
 ENTRY_POINT_GROUP = "distributor.channels"
 
@@ -58,10 +58,15 @@ class PostPreview:
 
 Validator = Callable[[Sequence[tuple[int, ChannelConfig]], AppConfig], list[Problem]]
 Previewer = Callable[[ChannelConfig, "RenderedMessage", "PayloadBuilder"], PostPreview]
+PostUrl = Callable[[ChannelConfig, "MessageRef"], "str | None"]
 
 
 def _no_problems(_channels: Sequence[tuple[int, ChannelConfig]], _app: AppConfig) -> list[Problem]:
     return []
+
+
+def _no_link(_config: ChannelConfig, _ref: MessageRef) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class PlatformSpec:
         doctor: ``"module:function"`` of the platform's live checks for ``distributor
             doctor``: an async function taking a channel's config, the app config and
             ``doctor.DoctorOptions``, returning ``doctor.Finding``s; it must post nothing.
+        post_url: the address of a post from its ``MessageRef`` (the desk's and the API's
+            links), or None where the platform gives none (a private chat, an email).
     """
 
     name: str
@@ -106,6 +113,7 @@ class PlatformSpec:
     validate: Validator = _no_problems
     background: str | None = None
     doctor: str | None = None
+    post_url: PostUrl = _no_link
 
 
 C = TypeVar("C", bound=ChannelConfig)
@@ -127,7 +135,8 @@ def platform_spec(
     the channel's config, its payload builder and the ``AdapterContext``. ``builder`` and
     ``preview`` may be ``"module:attribute"`` too, so that loading the spec (``--help``, config
     validation) imports nothing but the config model. ``extras`` are the optional
-    ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…).
+    ``PlatformSpec`` fields (``commands``, ``models``, ``migrations``…); a ``post_url`` among
+    them is given the channel's config already narrowed to ``config_model``.
     """
 
     def narrow(config: ChannelConfig) -> C:
@@ -147,6 +156,10 @@ def platform_spec(
     def show(config: ChannelConfig, message: RenderedMessage, built: PayloadBuilder) -> PostPreview:
         shower = load_attribute(preview) if isinstance(preview, str) else preview
         return cast(PostPreview, shower(narrow(config), message, built))
+
+    link = extras.pop("post_url", None)
+    if link is not None:
+        extras["post_url"] = lambda config, ref: link(narrow(config), ref)
 
     return PlatformSpec(
         name=name,

@@ -160,9 +160,12 @@ def platform_routes(context: WebContext) -> list[BaseRoute]:
 
 def desk_routes(context: WebContext) -> list[BaseRoute]:
     """The editors' desk and the CMS API."""
-    from distributor.desk import api, pages
+    from distributor.desk import api, pages, throttle
 
-    return [*api.routes(context), *pages.routes(context)]
+    redis = context.app.redis.url.get_secret_value() if context.app.redis else None
+    database = context.store.engine.url.render_as_string(hide_password=True)
+    counters = throttle.counters_for(redis, database, context.clock)
+    return [*api.routes(context, counters), *pages.routes(context, counters)]
 
 
 def create_app(context: WebContext, extra: Sequence[BaseRoute] = ()) -> Starlette:

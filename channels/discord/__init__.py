@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from distributor.config import AppConfig, ChannelConfig
 from distributor.registry import Problem, platform_spec
 from distributor_channels.discord.config import DEFAULT_TEMPLATE, DiscordChannelConfig
+from distributor_channels.discord.links import post_url
 
 
 def one_api_root(channels: Sequence[tuple[int, ChannelConfig]], _app: AppConfig) -> list[Problem]:
@@ -39,6 +40,7 @@ SPEC = platform_spec(
     adapter="distributor_channels.discord.adapter:DiscordAdapter",
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
     preview="distributor_channels.discord.preview:preview",
+    post_url=post_url,
     validate=one_api_root,
     doctor="distributor_channels.discord.doctor:check",
 )

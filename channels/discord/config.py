@@ -54,7 +54,14 @@ class DiscordChannelConfig(ChannelConfig):
         default=None, description="bot mode: the bot token, e.g. `${DISCORD_BOT_TOKEN}`"
     )
     channel_id: int | None = Field(
-        default=None, description="bot mode: the channel or thread to post in"
+        default=None,
+        description="bot mode: the channel or thread to post in; webhook mode (optional): the "
+        "webhook's channel, only for links to the posts",
+    )
+    guild_id: int | None = Field(
+        default=None,
+        description="the server's id (Developer Mode, right-click the server, Copy Server ID); "
+        "the desk and the API link to each post only when it is given",
     )
     api_base_url: str | None = Field(
         default=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from distributor.registry import platform_spec
 from distributor_channels.telegram.config import DEFAULT_TEMPLATE, TelegramChannelConfig
+from distributor_channels.telegram.links import post_url
 
 SPEC = platform_spec(
     "telegram",
@@ -13,4 +14,5 @@ SPEC = platform_spec(
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
     preview="distributor_channels.telegram.preview:preview",
     doctor="distributor_channels.telegram.doctor:check",
+    post_url=post_url,
 )

@@ -32,7 +32,7 @@ from distributor.desk.newsroom import (
     StoryView,
     badge,
 )
-from distributor.desk.throttle import Window
+from distributor.desk.throttle import Counters
 from distributor.web import WebContext
 
 PREFIX = "/api/v1"
@@ -104,7 +104,9 @@ def parse_body(model: type[schemas.Model], raw: bytes, optional: bool = False) -
         raise _Problem(422, "Invalid request", detail, fields=fields) from None
 
 
-def story_out(view: StoryView, channels: list[str]) -> schemas.StoryOut:
+def story_out(
+    view: StoryView, channels: list[str], link: Callable[[str, Any], str | None]
+) -> schemas.StoryOut:
     article = view.article
     deliveries = []
     for name in channels:
@@ -122,7 +124,9 @@ def story_out(view: StoryView, channels: list[str]) -> schemas.StoryOut:
                 last_error=d.last_error if d else None,
                 excluded_by=view.held.get(name),
                 posts=[
-                    schemas.PostLink(target=str(r["target"]), message_id=str(r["message_id"]))
+                    schemas.PostLink(
+                        target=str(r["target"]), message_id=str(r["message_id"]), url=link(name, r)
+                    )
                     for r in (d.refs if d else [])
                 ],
             )
@@ -173,11 +177,11 @@ class Endpoint:
 class Api:
     """The endpoints, bound to one web service."""
 
-    def __init__(self, context: WebContext) -> None:
+    def __init__(self, context: WebContext, counters: Counters) -> None:
         self.newsroom = Newsroom(context)
         self.accounts = Accounts(context.store)
         self.store = context.store
-        self.limits = Window(context.app.web.api_requests_per_minute, 60.0, context.clock)
+        self.limits = counters.window("api", context.app.web.api_requests_per_minute, 60.0)
         self._used: dict[int, Any] = {}
 
     def channels(self) -> list[str]:
@@ -194,7 +198,7 @@ class Api:
         token = await self.accounts.token(secret.strip())
         if token is None:
             raise _Problem(401, "Unauthorized", "unknown or revoked token", headers=challenge)
-        wait = self.limits.hit(f"token:{token.id}")
+        wait = await self.limits.hit(f"token:{token.id}")
         if wait:
             raise _Problem(
                 429,
@@ -224,16 +228,22 @@ class Api:
             raise _Problem(422, "Invalid request", exc.message, fields=exc.fields) from None
 
     async def one(self, story_id: int) -> schemas.StoryOut:
-        return story_out(await self.newsroom.view(story_id), self.channels())
+        return story_out(
+            await self.newsroom.view(story_id), self.channels(), self.newsroom.post_url
+        )
 
     # -- endpoints --------------------------------------------------------------------------
 
     async def create_story(self, request: Request, actor: Actor) -> Response:
         story = parse_body(schemas.StoryIn, await request.body())
         drafted = await self.drafted(story)
-        story_id, created = await self.newsroom.create(actor, drafted)
-        location = {"Location": f"{request.url.path}/{story_id}"}
-        return _json(await self.one(story_id), 201 if created else 200, location)
+        queued = await self.newsroom.add(actor, drafted)
+        location = {"Location": f"{request.url.path}/{queued.article_id}"}
+        if queued.article is None:  # queued before: show it as it stands now
+            return _json(await self.one(queued.article_id), 200, location)
+        # A new story has no deliveries until a worker routes it: no need to read any.
+        view = self.newsroom.view_of(queued.article, {})
+        return _json(story_out(view, self.channels(), self.newsroom.post_url), 201, location)
 
     async def list_stories(self, request: Request, actor: Actor) -> Response:
         params = request.query_params
@@ -261,7 +271,7 @@ class Api:
             query=query or None, status=params.get("status") or None, before=before, limit=limit
         )
         page = schemas.StoryPage(
-            items=[story_out(v, self.channels()) for v in views],
+            items=[story_out(v, self.channels(), self.newsroom.post_url) for v in views],
             next_cursor=str(more) if more else None,
         )
         return _json(page)
@@ -455,8 +465,8 @@ def _route(api: Api, endpoint: Endpoint) -> Route:
     )
 
 
-def routes(context: WebContext) -> list[BaseRoute]:
-    api = Api(context)
+def routes(context: WebContext, counters: Counters) -> list[BaseRoute]:
+    api = Api(context, counters)
     document = json.dumps(openapi(context.app.web.base_url)).encode()
 
     async def spec(_request: Request) -> Response:

@@ -11,7 +11,8 @@ import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distributor import wakeup
 from distributor.desk.models import AuditEntry
@@ -20,6 +21,9 @@ from distributor.store import Store
 
 CSV_COLUMNS = ("id", "at", "actor", "action", "article_id", "detail")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+# Built once, values bound at execution: the API writes one per story.
+_INSERT = insert(AuditEntry)
+_NOTIFY = text("SELECT pg_notify(:c, '')")
 
 
 async def record(
@@ -36,19 +40,36 @@ async def record(
 
     ``notify`` also wakes the workers (``wakeup``), in the same transaction: one commit, not two.
     """
-    async with store.session() as session, session.begin():
-        if notify and store.dialect == "postgresql":
-            await session.execute(text("SELECT pg_notify(:c, '')"), {"c": wakeup.CHANNEL})
-        session.add(
-            AuditEntry(
-                at=store.clock(),
-                actor=actor[:80],
-                action=action[:32],
-                article_id=article_id,
-                detail=REDACTOR.scrub(detail)[:4000],
-                data=dict(data or {}),
-            )
-        )
+    async with store.engine.begin() as conn:
+        await add(
+            conn, store, actor, action,
+            article_id=article_id, detail=detail, data=data, notify=notify,
+        )  # fmt: skip
+
+
+async def add(
+    conn: AsyncConnection,
+    store: Store,
+    actor: str,
+    action: str,
+    *,
+    article_id: int | None = None,
+    detail: str = "",
+    data: Mapping[str, object] | None = None,
+    notify: bool = False,
+) -> None:
+    """``record`` inside the caller's transaction (the entry commits with the change itself)."""
+    if notify and store.dialect == "postgresql":
+        await conn.execute(_NOTIFY, {"c": wakeup.CHANNEL})
+    entry = {
+        "at": store.clock(),
+        "actor": actor[:80],
+        "action": action[:32],
+        "article_id": article_id,
+        "detail": REDACTOR.scrub(detail)[:4000],
+        "data": dict(data or {}),
+    }
+    await conn.execute(_INSERT, entry)
 
 
 async def entries(

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from distributor import editorial, errors, ingest, unsent
+from distributor import editorial, errors, ingest, registry, unsent
 from distributor.desk import audit
 from distributor.desk.models import Role
 from distributor.ledger import Ledger
 from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
 from distributor.preview import ChannelPreview, excluded_by, preview_story
+from distributor.store import Queued
 from distributor.timeparse import parse_when
-from distributor.types import ArticleDraft
+from distributor.types import ArticleDraft, MessageRef
 from distributor.web import WebContext
 
 MAX_PAGE = 200
@@ -144,6 +146,16 @@ class Newsroom:
     def options(self, **given: Any) -> ingest.IngestOptions:
         return editorial.options_for(self.app, self.store, **given)
 
+    def post_url(self, channel: str, ref: Mapping[str, Any]) -> str | None:
+        """The address of the post ``ref`` on ``channel``'s platform, None where it has none."""
+        config = next((c for c in self.app.channels if c.name == channel), None)
+        if config is None:
+            return None
+        try:
+            return registry.get(config.platform).post_url(config, MessageRef.from_json(ref))
+        except (KeyError, TypeError, ValueError, LookupError):
+            return None  # a ref from an older version or another platform: no link, no crash
+
     def story_channels(self) -> list[str]:
         return [
             c.name for c in self.app.channels if c.enabled and c.name != self.app.alerts.channel
@@ -154,12 +166,27 @@ class Newsroom:
     async def draft(self, fields: Mapping[str, Any], name: str = "story") -> Drafted:
         """The story in ``fields`` (queue's JSON keys), its language detected when not given."""
         clean = {k: v for k, v in fields.items() if v is not None and v != ""}
+        follow_up_of = await self.follow_up(clean.pop("follow_up_of", None))
         try:
-            parsed = ingest.read_fields(clean, self.options(), name)
+            parsed = ingest.read_fields(clean, self.options(follow_up_of=follow_up_of), name)
         except errors.IngestError as exc:
             raise _invalid(exc, name) from None
         draft = await editorial.with_language(parsed)
         return Drafted(draft, not parsed.language_given)
+
+    async def follow_up(self, raw: object) -> int | None:
+        """The id of the story a new one follows up (None: none), refused unless it exists."""
+        if raw is None or raw == "":
+            return None
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.isdecimal() or not 1 <= int(text) < 2**31:
+            message = "follow_up_of: a story's number, like 42"
+            raise Invalid(message, [("follow_up_of", "a story's number, like 42")])
+        article_id = int(text)
+        if not await editorial.follow_up_exists(self.store, article_id):
+            message = f"no story #{article_id} to follow up"
+            raise Invalid(f"follow_up_of: {message}", [("follow_up_of", message)])
+        return article_id
 
     async def draft_from_file(self, filename: str, content: bytes) -> Drafted:
         """The one story of an uploaded file, in any format ``queue`` reads."""
@@ -197,17 +224,20 @@ class Newsroom:
 
     async def create(self, actor: Actor, drafted: Drafted) -> tuple[int, bool]:
         """Queue a story once; the same id, URL or text again returns the first (False)."""
-        result = await self.store.add_article(drafted.draft)
-        if result.created:
-            await audit.record(
-                self.store,
-                actor.label,
-                "queue",
-                article_id=result.article_id,
-                detail=drafted.draft.title,
-                notify=True,
-            )
-        return result.article_id, result.created
+        queued = await self.add(actor, drafted)
+        return queued.article_id, queued.created
+
+    async def add(self, actor: Actor, drafted: Drafted) -> Queued:
+        """``create``, with the new row. The story, its audit entry and the workers' wake-up
+        share one transaction: one commit per story, the API's hot path."""
+
+        async def audited(conn: AsyncConnection, article: Article) -> None:
+            await audit.add(
+                conn, self.store, actor.label, "queue",
+                article_id=article.id, detail=drafted.draft.title, notify=True,
+            )  # fmt: skip
+
+        return await self.store.add_article(drafted.draft, then=audited)
 
     async def view(self, article_id: int) -> StoryView:
         views = await self.views([article_id])
@@ -224,20 +254,21 @@ class Newsroom:
         views = []
         for article_id in ids:
             article = articles.get(article_id)
-            if article is None:
-                continue
-            mine = by_article.get(article_id, {})
-            held = {}
-            for channel in self.app.channels:
-                if channel.name in mine or channel.name not in self.story_channels():
-                    continue
-                reason = excluded_by(
-                    channel.filters, article.tags, article.language, article.priority
-                )
-                if reason is not None:
-                    held[channel.name] = reason
-            views.append(StoryView(article, mine, held))
+            if article is not None:
+                views.append(self.view_of(article, by_article.get(article_id, {})))
         return views
+
+    def view_of(self, article: Article, deliveries: dict[str, Delivery]) -> StoryView:
+        """The story's view from rows already read (a new story has no deliveries yet)."""
+        held = {}
+        story_channels = self.story_channels()
+        for channel in self.app.channels:
+            if channel.name in deliveries or channel.name not in story_channels:
+                continue
+            reason = excluded_by(channel.filters, article.tags, article.language, article.priority)
+            if reason is not None:
+                held[channel.name] = reason
+        return StoryView(article, deliveries, held)
 
     async def search(
         self,

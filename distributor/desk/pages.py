@@ -32,9 +32,10 @@ from distributor.desk.newsroom import (
     Newsroom,
     NotFound,
     badge,
+    with_changes,
 )
 from distributor.desk.sessions import COOKIE, Session, Sessions, fingerprint
-from distributor.desk.throttle import Window
+from distributor.desk.throttle import Counters
 from distributor.desk.views import calendar_days, channel_rows, timeline
 from distributor.web import WebContext, base_path
 
@@ -49,7 +50,7 @@ ACCOUNT_FAILURES, CLIENT_FAILURES, FAILURE_WINDOW = 5, 20, 15 * 60.0
 IN_FLIGHT = {"waiting", "retrying", "sending", "editing", "deleting"}
 STORY_FIELDS = (
     "title", "body", "format", "url", "standfirst", "tags", "language", "priority", "image",
-    "publish_at",
+    "publish_at", "follow_up_of",
 )  # fmt: skip
 
 Page = Callable[[Request, "Visit"], Awaitable[Response]]
@@ -71,7 +72,7 @@ class Visit:
 
 
 class Desk:
-    def __init__(self, context: WebContext) -> None:
+    def __init__(self, context: WebContext, counters: Counters) -> None:
         self.context = context
         self.app = context.app
         self.store = context.store
@@ -85,8 +86,8 @@ class Desk:
             context.clock,
             secure=urlsplit(web.base_url).scheme == "https",
         )
-        self.account_failures = Window(ACCOUNT_FAILURES, FAILURE_WINDOW, context.clock)
-        self.client_failures = Window(CLIENT_FAILURES, FAILURE_WINDOW, context.clock)
+        self.account_failures = counters.window("login-account", ACCOUNT_FAILURES, FAILURE_WINDOW)
+        self.client_failures = counters.window("login-client", CLIENT_FAILURES, FAILURE_WINDOW)
         folder = resources.templates_dir() / "desk"
         self.static = folder / "static"
         self.env = jinja2.Environment(
@@ -211,16 +212,17 @@ class Desk:
         client = request.client.host if request.client else "unknown"
         keys = (f"account:{name.lower()[:64]}", f"client:{client}")
         wait = max(
-            self.account_failures.retry_after(keys[0]), self.client_failures.retry_after(keys[1])
+            await self.account_failures.retry_after(keys[0]),
+            await self.client_failures.retry_after(keys[1]),
         )
         if wait:
             return again(429, visit.t("throttled", minutes=max(1, -(-wait // 60))))
         user = await self.accounts.authenticate(name, password)
         if user is None:
-            self.account_failures.hit(keys[0])
-            self.client_failures.hit(keys[1])
+            await self.account_failures.hit(keys[0])
+            await self.client_failures.hit(keys[1])
             return again(401, visit.t("login_failed"))
-        self.account_failures.reset(keys[0])
+        await self.account_failures.reset(keys[0])
         await audit.record(self.store, f"user:{user.name}", "login")
         session = self.sessions.login(user.id, user.password_hash)
         if target:
@@ -286,7 +288,8 @@ class Desk:
             drafted = await self.newsroom.draft_from_file(upload.filename, await upload.read())
         else:
             drafted = await self.newsroom.draft_from_url(self.field(visit, "article_url"))
-        return drafted
+        follow_up_of = await self.newsroom.follow_up(fields.get("follow_up_of"))
+        return with_changes(drafted, follow_up_of=follow_up_of) if follow_up_of else drafted
 
     def previews(self, visit: Visit, drafted: Drafted) -> list[dict[str, Any]]:
         shown = []
@@ -309,10 +312,12 @@ class Desk:
             "priority": str(draft.priority),
             "image": draft.image or "",
             "publish_at": "",
+            "follow_up_of": "",
         }
 
     async def new_form(self, request: Request, visit: Visit) -> Response:
         values = dict.fromkeys(STORY_FIELDS, "")
+        values["follow_up_of"] = request.query_params.get("follow_up_of", "")[:10]
         return self.render("new.html.j2", visit, values=values, source="text", errors={})
 
     async def new_story(self, request: Request, visit: Visit) -> Response:
@@ -333,7 +338,9 @@ class Desk:
             )
         if source != "text":
             kept = {
-                k: v for k, v in values.items() if v and k in ("tags", "priority", "publish_at")
+                k: v
+                for k, v in values.items()
+                if v and k in ("tags", "priority", "publish_at", "follow_up_of")
             }
             values = {**self.filled(drafted), **kept}
             source = "text"
@@ -348,7 +355,8 @@ class Desk:
         entries = await audit.entries(self.store, article_id=story_id, limit=200)
         channels = self.newsroom.story_channels()
         return self.render(
-            "story.html.j2", visit, view=view, timeline=timeline(view, entries),
+            "story.html.j2", visit, view=view,
+            timeline=timeline(view, entries, self.newsroom.post_url),
             badges=[(c, badge(view, c)) for c in channels],
             flash=request.query_params.get("flash", ""), new=request.query_params.get("new"),
         )  # fmt: skip
@@ -454,8 +462,8 @@ class Desk:
         return self.finish(response, visit.session)
 
 
-def routes(context: WebContext) -> list[BaseRoute]:
-    desk = Desk(context)
+def routes(context: WebContext, counters: Counters) -> list[BaseRoute]:
+    desk = Desk(context, counters)
     g = desk.guard
     return [
         Route("/desk/login", desk.login_page, methods=["GET"]),

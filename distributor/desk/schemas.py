@@ -69,6 +69,14 @@ class StoryIn(Model):
     date: Annotated[Text, Field(max_length=64)] | None = Field(
         default=None, description="the same as `publish_at`"
     )
+    follow_up_of: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="the id of an earlier story this one updates: it is posted as a reply to "
+        "that story's post where the platform allows (`queue --follow-up-of`); a correction "
+        "keeps the story's own",
+    )
 
 
 class Reschedule(Model):
@@ -86,6 +94,9 @@ class Retry(Model):
 class PostLink(Model):
     target: str
     message_id: str
+    url: str | None = Field(
+        default=None, description="the post on the platform, where the platform gives a link"
+    )
 
 
 class DeliveryOut(Model):

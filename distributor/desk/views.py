@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,12 +23,16 @@ class Moment:
     what: str
     channel: str | None = None
     detail: str = ""
-    posts: tuple[str, ...] = ()
+    posts: tuple[tuple[str, str | None], ...] = ()  # (where, its link or None)
     failed: bool = False
 
 
-def timeline(view: StoryView, entries: Sequence[AuditEntry]) -> list[Moment]:
-    """Queued (by whom), what editors did, and each channel's send, oldest first."""
+def timeline(
+    view: StoryView,
+    entries: Sequence[AuditEntry],
+    link: Callable[[str, Mapping[str, Any]], str | None] = lambda _channel, _ref: None,
+) -> list[Moment]:
+    """Queued (by whom), what editors did, and each channel's send with links, oldest first."""
     article = view.article
     moments = [Moment(article.created_at, "created", detail=article.source or "")]
     for entry in entries:
@@ -39,7 +43,8 @@ def timeline(view: StoryView, entries: Sequence[AuditEntry]) -> list[Moment]:
         moments.append(Moment(delivery.created_at, "routed", name))
         if delivery.sent_at is not None:
             posts = tuple(
-                f"{r.get('target', '')} #{r.get('message_id', '')}" for r in delivery.refs
+                (f"{r.get('target', '')} #{r.get('message_id', '')}", link(name, r))
+                for r in delivery.refs
             )
             moments.append(Moment(delivery.sent_at, "sent", name, posts=posts))
         if delivery.last_error:

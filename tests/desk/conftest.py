@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,18 @@ from tests.helpers import outbox_config, write_config
 PASSWORD = "a long enough password"
 
 
-def desk_config(store_url: str, tmp_path: Path, **web: Any) -> dict[str, Any]:
+def desk_config(
+    store_url: str,
+    tmp_path: Path,
+    channel_keys: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
+    **web: Any,
+) -> dict[str, Any]:
     data = outbox_config(store_url, tmp_path)
+    if redis_url:
+        data["redis"] = {"url": redis_url}
+    for channel in data["channels"]:
+        channel.update((channel_keys or {}).get(channel["name"], {}))
     data["channels"].append(
         {
             "name": "english-only",
@@ -47,14 +57,24 @@ class Desk:
         return {"Authorization": f"Bearer {token or self.token}"}
 
 
-async def open_desk(store: Store, tmp_path: Path, **web: Any) -> Desk:
-    loaded = write_config(
-        tmp_path, desk_config(store.engine.url.render_as_string(False), tmp_path, **web)
-    )
+async def open_desk(
+    store: Store,
+    tmp_path: Path,
+    channel_keys: Mapping[str, Any] | None = None,
+    redis_url: str | None = None,
+    users: bool = True,
+    **web: Any,
+) -> Desk:
+    """``channel_keys``: channel name → keys added to that channel's entry. ``users=False``:
+    another web process of the same deployment (its token and users exist already)."""
+    url = store.engine.url.render_as_string(False)
+    loaded = write_config(tmp_path, desk_config(url, tmp_path, channel_keys, redis_url, **web))
     context = WebContext(loaded.app, store, loaded.renderer(), tmp_path / "outbox", store.clock)
     app = create_app(context)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    if not users:
+        return Desk(loaded, context, http, "", store)
     accounts = Accounts(store)
     token = (await accounts.create_token("cms")).secret
     await accounts.add_user("ana", Role.EDITOR, PASSWORD, "fr")

@@ -6,8 +6,11 @@ from pathlib import Path
 
 from distributor.desk import audit
 from distributor.desk.accounts import Accounts
+from distributor.ledger import Ledger
 from distributor.store import Store
+from distributor.types import MessageRef, SendResult
 from tests.desk.conftest import Desk, open_desk
+from tests.desk.test_pages import login
 
 FRENCH = {
     "title": "Le tramway de Lyon prolongé jusqu'à Vaulx-en-Velin",
@@ -163,3 +166,55 @@ async def test_the_document_is_openapi_3_1_from_the_models(desk: Desk) -> None:
     story_in = document["components"]["schemas"]["StoryIn"]
     assert story_in["properties"]["priority"]["maximum"] == 1000
     assert story_in["additionalProperties"] is False
+
+
+async def test_a_story_links_to_each_post(store: Store, tmp_path: Path) -> None:
+    keys = {
+        "telegram": {"chat": "-1001234567890"},
+        "discord": {"mode": "bot", "guild_id": 111111111111111111},
+    }
+    desk = await open_desk(store, tmp_path, channel_keys=keys)
+    async with desk.http:
+        created = await desk.http.post("/api/v1/stories", json=FRENCH, headers=desk.auth())
+        story_id = created.json()["id"]
+        ledger = Ledger(store)
+        await ledger.route_due(desk.loaded.app.channels)
+        refs = {
+            "telegram": MessageRef("-1001234567890", "42", "text"),
+            "discord": MessageRef("222222222222222222", "333333333333333333", "bot"),
+            "email": MessageRef("email", "<1@news.example.org>", "smtp"),
+        }
+        for delivery in await ledger.claim("w", list(refs), 10, 60):
+            assert await ledger.mark_started(delivery, "w")
+            result = SendResult((refs[delivery.channel],), store.clock())
+            assert await ledger.record_success(delivery, "w", result, delivery.version)
+        story = (await desk.http.get(f"/api/v1/stories/{story_id}", headers=desk.auth())).json()
+        posts = {d["channel"]: d["posts"] for d in story["deliveries"]}
+        assert posts["telegram"][0]["url"] == "https://t.me/c/1234567890/42"
+        assert posts["discord"][0]["url"] == (
+            "https://discord.com/channels/111111111111111111/222222222222222222/333333333333333333"
+        )
+        assert posts["email"][0]["url"] is None and posts["email"][0]["message_id"]
+        assert posts["english-only"] == []
+        await login(desk.http, "ana")
+        page = (await desk.http.get(f"/desk/stories/{story_id}")).text
+        assert 'href="https://t.me/c/1234567890/42"' in page
+        assert 'href="https://discord.com/channels/111111111111111111/' in page
+
+
+async def test_a_follow_up_names_an_existing_story(desk: Desk) -> None:
+    first = (await desk.http.post("/api/v1/stories", json=FRENCH, headers=desk.auth())).json()
+    update = {**FRENCH, "url": "https://news.example.org/lyon/tramway-suite"}
+    for wrong in (99999, 0, "trois"):
+        refused = await desk.http.post(
+            "/api/v1/stories", json={**update, "follow_up_of": wrong}, headers=desk.auth()
+        )
+        assert refused.status_code == 422, (wrong, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["follow_up_of"]
+    assert len(await desk.store.recent_articles()) == 1
+    created = await desk.http.post(
+        "/api/v1/stories", json={**update, "follow_up_of": first["id"]}, headers=desk.auth()
+    )
+    assert created.status_code == 201, created.text
+    stored = await desk.store.get_article(created.json()["id"])
+    assert stored is not None and stored.follow_up_of == first["id"]

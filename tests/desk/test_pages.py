@@ -218,3 +218,33 @@ async def test_a_story_file_upload(desk: Desk) -> None:
         files={"file": ("story.json", b"{nope", "application/json")},
     )
     assert bad.status_code == 422 and 'id="e-file"' in bad.text and "invalid JSON" in bad.text
+
+
+async def test_a_follow_up_from_the_story_page(desk: Desk) -> None:
+    await login(desk.http, "ana")
+    form = await desk.http.get("/desk/new")
+    first = await desk.http.post(
+        "/desk/new", data={**FRENCH, "csrf": csrf_of(form), "action": "queue"}
+    )
+    first_id = int(first.headers["location"].rsplit("/", 1)[1].split("?")[0])
+    story = await desk.http.get(f"/desk/stories/{first_id}")
+    link = re.search(r'href="([^"]*/desk/new\?follow_up_of=\d+)"', story.text)
+    assert link, story.text[:2000]
+    form = await desk.http.get(link.group(1))
+    assert f'name="follow_up_of" type="number" value="{first_id}"' in form.text
+    update = {**FRENCH, "url": "https://news.example.org/strasbourg/suite", "csrf": csrf_of(form)}
+    wrong = await desk.http.post(
+        "/desk/new", data={**update, "follow_up_of": "99999", "action": "queue"}
+    )
+    assert wrong.status_code == 422
+    assert 'id="e-follow_up_of"' in wrong.text and "99999" in wrong.text
+    assert 'value="99999"' in wrong.text  # what was typed stays
+    queued = await desk.http.post(
+        "/desk/new", data={**update, "follow_up_of": str(first_id), "action": "queue"}
+    )
+    assert queued.status_code == 303
+    new_id = int(queued.headers["location"].rsplit("/", 1)[1].split("?")[0])
+    stored = await desk.store.get_article(new_id)
+    assert stored is not None and stored.follow_up_of == first_id
+    page = await desk.http.get(f"/desk/stories/{new_id}")
+    assert f'/desk/stories/{first_id}"' in page.text
