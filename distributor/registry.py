@@ -90,6 +90,9 @@ class PlatformSpec:
         doctor: ``"module:function"`` of the platform's live checks for ``distributor
             doctor``: an async function taking a channel's config, the app config and
             ``doctor.DoctorOptions``, returning ``doctor.Finding``s; it must post nothing.
+        digest: ``"module:function"`` building a channel's digest post: it takes the
+            channel's config, the ``Renderer`` and a ``types.DigestView`` and returns the
+            ``RenderedMessage`` the channel's adapter sends, fitted to the platform.
     """
 
     name: str
@@ -106,6 +109,7 @@ class PlatformSpec:
     validate: Validator = _no_problems
     background: str | None = None
     doctor: str | None = None
+    digest: str | None = None
 
 
 C = TypeVar("C", bound=ChannelConfig)

@@ -41,4 +41,5 @@ SPEC = platform_spec(
     preview="distributor_channels.discord.preview:preview",
     validate=one_api_root,
     doctor="distributor_channels.discord.doctor:check",
+    digest="distributor_channels.discord.digest:render_digest",
 )

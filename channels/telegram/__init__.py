@@ -13,4 +13,5 @@ SPEC = platform_spec(
     templates=lambda config: [config.template or DEFAULT_TEMPLATE],
     preview="distributor_channels.telegram.preview:preview",
     doctor="distributor_channels.telegram.doctor:check",
+    digest="distributor_channels.telegram.digest:render_digest",
 )
