@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from distributor.configload import LoadedConfig
 from distributor.ledger import Ledger
-from distributor.models import Delivery, DigestRun, DigestStatus
+from distributor.models import Delivery, DigestRun
 from distributor.service import Service
 from distributor.store import Store
 from tests.conftest import FakeClock
