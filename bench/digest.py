@@ -80,7 +80,8 @@ async def main(stories: int, runs: int, backend: str) -> None:
                     began = time.perf_counter()
                     view, message = await digests.build(channel, START, end)
                     timings[name].append((time.perf_counter() - began) * 1000)
-                    assert message is not None and len(view.items) == 10
+                    assert message is not None
+                    assert len(view.items) == 10
         finally:
             await store.close()
     print(f"digest build, {stories} stories in the window, store {backend}, {runs} runs")

@@ -274,7 +274,13 @@ class Digests:
         return view, render_digest(channel, self.renderer, view)
 
     async def _send(self, channel: ChannelConfig, row: DigestRun) -> DigestOutcome:
-        view, message = await self.build(channel, row.window_start, row.window_end)
+        try:
+            view, message = await self.build(channel, row.window_start, row.window_end)
+        except errors.DistributorError as exc:  # no builder, a template error: say so once
+            await self._finish(row, status=DigestStatus.FAILED, last_error=str(exc))
+            return DigestOutcome(
+                channel.name, row.window_start, row.window_end, "failed", 0, str(exc)
+            )
 
         def outcome(status: DigestStatus, error: str | None = None) -> DigestOutcome:
             return DigestOutcome(
