@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from distributor import clikit
 from distributor.clikit import CliState, echo, fail, pass_state, run_async
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ def _digest_channel(state: CliState, name: str) -> None:
         fail(f"channel {name!r} has no `digest` in the configuration", 2)
 
 
-@click.group()
+@click.group(cls=clikit.Group)
 def digest() -> None:
     """Channel digests: preview the next one, send one now."""
 
