@@ -539,6 +539,11 @@ from distributor.desk import commands as _desk_commands  # noqa: E402
 main.add_command(_desk_commands.users)
 main.add_command(_desk_commands.tokens)
 
+# Channel digests (``distributor digest``).
+from distributor.digest_commands import digest as _digest  # noqa: E402
+
+main.add_command(_digest)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -240,6 +240,59 @@ class QuietHoursConfig(Strict):
         return self
 
 
+class DigestConfig(Strict):
+    """A scheduled post listing the stories routed to the channel since its previous digest."""
+
+    schedule: str = Field(
+        description='five-field cron (`"0 7 * * *"`: every day at 07:00), in `timezone` or '
+        "the configuration's"
+    )
+    max_items: int = Field(
+        default=10, ge=1, le=100, description="the most stories one digest lists"
+    )
+    title: str = Field(
+        default="Digest",
+        min_length=1,
+        max_length=200,
+        description="the digest's heading (its subject on email)",
+    )
+    empty: Literal["skip", "post"] = Field(
+        default="skip",
+        description="a window without stories: `skip` posts nothing, `post` posts the title "
+        "with the `digest_empty` label",
+    )
+    timezone: str | None = Field(
+        default=None, description="the zone of `schedule`; the configuration's by default"
+    )
+    # Inside the digest block, not beside it: Discord channels already have a `mode` key.
+    mode: Literal["digest", "both"] = Field(
+        default="both",
+        description="`both`: each story is posted and listed in the digest; `digest`: the "
+        "channel gets the digest only",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, expression: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(expression, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a five-field cron expression {expression!r}: {exc}") from exc
+        return expression
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {name!r}") from exc
+        return name
+
+
 class ChannelConfig(Strict):
     """Keys every channel has; each platform's model adds its own."""
 
@@ -274,6 +327,17 @@ class ChannelConfig(Strict):
         description="a nightly window without notifications, e.g. "
         '`{from: "22:00", to: "07:00", bypass_priority: 8, mode: hold}`',
     )
+
+    digest: DigestConfig | None = Field(
+        default=None,
+        description='a scheduled digest, e.g. `{schedule: "0 7 * * *", max_items: 10, '
+        'title: "Morning briefing", empty: skip, mode: digest}`',
+    )
+
+    @property
+    def takes_stories(self) -> bool:
+        """Whether each story is posted on its own (not only listed in a digest)."""
+        return self.digest is None or self.digest.mode == "both"
 
     def describe_target(self) -> str:
         """Where posts go, safe to print (never a secret)."""

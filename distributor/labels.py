@@ -15,6 +15,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "correction_subject": "Correction",
         "withdrawal_subject": "Withdrawn",
         "update_subject": "Update",
+        "digest_empty": "Nothing new since the last digest.",
     },
     "fr": {
         "read_more": "Lire l'article",
@@ -26,6 +27,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "correction_subject": "Rectificatif",
         "withdrawal_subject": "Retiré",
         "update_subject": "Mise à jour",
+        "digest_empty": "Rien de nouveau depuis le dernier résumé.",
     },
     "de": {
         "read_more": "Zum Artikel",
@@ -37,6 +39,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "correction_subject": "Korrektur",
         "withdrawal_subject": "Zurückgezogen",
         "update_subject": "Update",
+        "digest_empty": "Nichts Neues seit der letzten Übersicht.",
     },
     "es": {
         "read_more": "Leer el artículo",
@@ -48,6 +51,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "correction_subject": "Corrección",
         "withdrawal_subject": "Retirado",
         "update_subject": "Actualización",
+        "digest_empty": "Nada nuevo desde el último resumen.",
     },
 }
 

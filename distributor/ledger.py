@@ -73,7 +73,8 @@ class Ledger:
         routing a backlog).
         """
         now = self.store.clock()
-        enabled = [c for c in channels if c.enabled]
+        # A digest-only channel gets no post per story: its digest lists them (``digests``).
+        enabled = [c for c in channels if c.enabled and c.takes_stories]
         routed: list[int] = []
         conditions = [Article.status == ArticleStatus.QUEUED, Article.publish_at <= now]
         if min_priority is not None:

@@ -202,6 +202,42 @@ class Delivery(Base):
     )
 
 
+class DigestStatus(enum.StrEnum):
+    PENDING = "pending"  # the window has closed; its digest is due
+    SENDING = "sending"  # claimed under a lease
+    SENT = "sent"
+    EMPTY = "empty"  # nothing in the window and `empty: skip`, or the channel's first window
+    FAILED = "failed"  # the platform rejected it for good, or attempts ran out
+
+
+class DigestRun(Base):
+    """One channel's digest for one window: the unique row is what makes it go out once."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[DigestStatus] = mapped_column(
+        StrEnumColumn(DigestStatus, 16), default=DigestStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    refs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("channel", "window_start"),
+        Index("ix_digests_channel_window_end", "channel", "window_end"),
+    )
+
+
 class ChannelState(Base):
     """What the service learned about a channel at run time: paused, migrated ids…"""
 

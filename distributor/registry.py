@@ -97,6 +97,9 @@ class PlatformSpec:
             ``doctor.DoctorOptions``, returning ``doctor.Finding``s; it must post nothing.
         post_url: the address of a post from its ``MessageRef`` (the desk's and the API's
             links), or None where the platform gives none (a private chat, an email).
+        digest: ``"module:function"`` building a channel's digest post: it takes the
+            channel's config, the ``Renderer`` and a ``types.DigestView`` and returns the
+            ``RenderedMessage`` the channel's adapter sends, fitted to the platform.
     """
 
     name: str
@@ -114,6 +117,7 @@ class PlatformSpec:
     background: str | None = None
     doctor: str | None = None
     post_url: PostUrl = _no_link
+    digest: str | None = None
 
 
 C = TypeVar("C", bound=ChannelConfig)

@@ -27,6 +27,7 @@ from distributor.adapter import AdapterContext, BackgroundWork, ChannelAdapter, 
 from distributor.alerts import Alerter
 from distributor.clock import Clock, utcnow
 from distributor.configload import LoadedConfig
+from distributor.digests import DigestOutcome, Digests, digest_channels
 from distributor.dispatch import Dispatcher, TickReport
 from distributor.feeds import poller as feed_poller
 from distributor.feeds.fetch import FeedClient
@@ -50,6 +51,8 @@ BACKGROUND_TICK_SECONDS = 2.0
 # How often due hook events are posted: events are notices, a second or two late is fine.
 HOOKS_TICK_SECONDS = 1.0
 HOOKS_BATCH = 100
+# How often workers look for a closed digest window: a digest goes out at most this late.
+DIGEST_TICK_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class _Running:
     feed_client: FeedClient
     background: list[BackgroundWork]
     hooks: HookSender | None
+    digests: Digests | None = None
 
 
 def worker_id() -> str:
@@ -153,6 +157,7 @@ class Service:
                 feed_client=feed_client,
                 background=background,
                 hooks=hooks,
+                digests=Digests(self.app, store, adapters, context.renderer, self.owner),
             )
         return dispatcher
 
@@ -173,6 +178,7 @@ class Service:
             await self.poll_feeds()  # what the feeds have new goes out in this run too
             await self.run_background()
             report = await dispatcher.run_until_idle()
+            await self.send_digests()
             await self.send_hooks()
             return report
         finally:
@@ -226,6 +232,16 @@ class Service:
                 max_instances=1,
                 coalesce=True,
                 next_run_time=self.clock(),
+            )
+        if digest_channels(self.app):
+            scheduler.add_job(
+                self.send_digests,
+                "interval",
+                seconds=DIGEST_TICK_SECONDS,
+                id="digests",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=self.clock(),  # a digest missed while down goes out at once
             )
         scheduler.add_job(
             self._reap, "interval", seconds=self.app.dispatch.lease_seconds / 2, id="reap"
@@ -373,6 +389,16 @@ class Service:
             self.wake.set()
             await wakeup.notify(running.store)  # and the other workers
         return outcomes
+
+    async def send_digests(self) -> list[DigestOutcome]:
+        """The digests whose window has closed (each goes out once, whichever worker sends)."""
+        if self._running is None or self._running.digests is None:
+            return []
+        try:
+            return await self._running.digests.run_due()
+        except Exception:  # a digest's failure never stops the workers
+            log.exception("sending digests failed")
+            return []
 
     async def run_background(self) -> int:
         """The platforms' own queues (email's confirmation emails): what is due now."""

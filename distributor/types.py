@@ -157,3 +157,32 @@ class ArticleDraft:
             return f"url:{self.url}"
         digest = hashlib.sha256(f"{self.title}\n{self.body}".encode()).hexdigest()
         return f"sha256:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One story a digest lists: title, link and a one-line summary."""
+
+    article_id: int
+    title: str
+    url: str | None
+    summary: str
+    priority: int
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    """What a platform's digest builder sees: the heading and the stories, best first.
+
+    ``items`` are ordered priority first, then newest; the builder keeps as many as fit the
+    platform. ``empty_text`` is what an empty digest says (``empty: post``).
+    """
+
+    channel: str
+    title: str
+    window_start: datetime
+    window_end: datetime
+    items: tuple[DigestItem, ...]
+    empty_text: str
+    language: str = "en"

@@ -43,4 +43,5 @@ SPEC = platform_spec(
     post_url=post_url,
     validate=one_api_root,
     doctor="distributor_channels.discord.doctor:check",
+    digest="distributor_channels.discord.digest:render_digest",
 )

@@ -15,4 +15,5 @@ SPEC = platform_spec(
     preview="distributor_channels.telegram.preview:preview",
     doctor="distributor_channels.telegram.doctor:check",
     post_url=post_url,
+    digest="distributor_channels.telegram.digest:render_digest",
 )
