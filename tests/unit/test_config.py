@@ -161,6 +161,7 @@ def test_example_configs_are_valid() -> None:
         "DISCORD_WEBHOOK_URL": WEBHOOK,
         "DISCORD_BOT_TOKEN": "y" * 60,
         "SMTP_PASSWORD": "pw",
+        "CMS_WEBHOOK_SECRET": "h" * 32,
         "DISTRIBUTOR_WEB_SECRET": "s" * 32,
     }
     for path in sorted(config_dir().glob("*.yaml")):
