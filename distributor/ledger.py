@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from distributor import delivery_states
@@ -30,6 +31,7 @@ from distributor.delivery_states import (
     where_status,
 )
 from distributor.hooks import events as hook_events
+from distributor.hooks.events import Notice
 from distributor.models import (
     Article,
     ArticleStatus,
@@ -200,6 +202,17 @@ class Ledger:
 
     async def _guarded(self, event: Event, delivery_id: int, owner: str, **values: object) -> bool:
         """Apply ``event`` to a delivery this owner still holds; False when it does not."""
+        return await self._write(event, delivery_id, owner, values)
+
+    async def _write(
+        self,
+        event: Event,
+        delivery_id: int,
+        owner: str,
+        values: Mapping[str, object],
+        notice: Notice | None = None,
+    ) -> bool:
+        """``_guarded``, queueing ``notice`` for the hooks in the same transaction if written."""
         # Core, not the ORM session: this runs twice per post, it is the hot path.
         async with self.store.engine.begin() as conn:
             result = await conn.execute(
@@ -211,14 +224,29 @@ class Ledger:
                 )
                 .values(status=target(event), updated_at=self.store.clock(), **values)
             )
-            return bool(result.rowcount)
+            written = bool(result.rowcount)
+            if written and notice is not None:
+                await self._announce(conn, notice)
+            return written
+
+    async def _announce(self, conn: AsyncConnection, notice: Notice) -> None:
+        if self.store.hooks:
+            now = self.store.clock()
+            await hook_events.enqueue(conn, self.store.hooks, notice.event, notice.data, now)
 
     # -- outcomes ---------------------------------------------------------------------------
 
     async def record_success(
-        self, delivery: Delivery, owner: str, result: SendResult | None, version: int
+        self,
+        delivery: Delivery,
+        owner: str,
+        result: SendResult | None,
+        version: int,
+        notice: Notice | None = None,
     ) -> bool:
         """Record a send, edit or delete that the platform accepted.
+
+        ``notice`` (``delivery.sent``) is queued for the hooks in the same transaction.
 
         If the article changed (corrected, retracted) while the call was in flight, the row
         goes straight back to pending with the follow-up operation instead of resting as sent.
@@ -268,7 +296,10 @@ class Ledger:
                 .where(Delivery.id == delivery.id, Delivery.lease_owner == owner, allowed)
                 .values(**values)
             )
-            return bool(outcome.rowcount)
+            written = bool(outcome.rowcount)
+            if written and notice is not None:
+                await self._announce(conn, notice)
+            return written
 
     async def record_failure(
         self,
@@ -279,22 +310,23 @@ class Ledger:
         retry_at: datetime | None,
         final_status: DeliveryStatus = DeliveryStatus.DEAD,
         count_attempt: bool = True,
+        notice: Notice | None = None,
     ) -> bool:
         """Schedule a retry at ``retry_at``, or end the delivery in ``final_status``.
+
+        ``notice`` (``delivery.dead``…) is queued for the hooks in the same transaction.
 
         Raises:
             ValueError: ``final_status`` is not dead, failed or skipped.
         """
         event = Event.FAIL_RETRY if retry_at is not None else final_event(final_status)
-        return await self._guarded(
-            event,
-            delivery.id,
-            owner,
-            last_error=error[:2000],
-            attempts=delivery.attempts + (1 if count_attempt else 0),
-            next_attempt_at=retry_at,
+        values = {
+            "last_error": error[:2000],
+            "attempts": delivery.attempts + (1 if count_attempt else 0),
+            "next_attempt_at": retry_at,
             **NO_LEASE,
-        )
+        }
+        return await self._write(event, delivery.id, owner, values, notice)
 
     async def release(self, delivery: Delivery, owner: str) -> bool:
         """Give a claimed delivery back untouched (e.g. its channel got paused meanwhile)."""
