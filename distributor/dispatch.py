@@ -272,7 +272,7 @@ class Dispatcher:
             if delivery.operation == Operation.SEND:
                 posted = result.sent_at if result is not None else self.store.clock()
                 waited = (posted - article.publish_at).total_seconds()
-                metrics.QUEUE_TO_POST_SECONDS.labels(delivery.channel).observe(max(0.0, waited))
+                metrics.observe(metrics.QUEUE_TO_POST_SECONDS, delivery.channel, max(0.0, waited))
             log.info(
                 "%s %s: article %s v%s (%s)",
                 delivery.channel,
@@ -301,7 +301,7 @@ class Dispatcher:
         async def mark() -> None:
             nonlocal started
             started = time.perf_counter()
-            metrics.PACING_WAIT_SECONDS.labels(delivery.channel).observe(started - called)
+            metrics.observe(metrics.PACING_WAIT_SECONDS, delivery.channel, started - called)
             # SendContext runs this once, however many requests the adapter makes.
             if not await self.ledger.mark_started(delivery, self.owner):
                 raise errors.LeaseLost(
@@ -313,7 +313,7 @@ class Dispatcher:
         finally:
             # An adapter that never marks (the outbox: never in doubt) is timed from the call.
             elapsed = time.perf_counter() - (started if started is not None else called)
-            metrics.SEND_SECONDS.labels(delivery.channel).observe(elapsed)
+            metrics.observe(metrics.SEND_SECONDS, delivery.channel, elapsed)
 
     async def _call(
         self,
@@ -358,7 +358,7 @@ class Dispatcher:
         now = self.store.clock()
         channel = adapter.config
         if isinstance(exc, errors.RateLimited):
-            metrics.RATE_LIMITED.labels(delivery.channel).inc()
+            metrics.count(metrics.RATE_LIMITED, delivery.channel)
         if isinstance(exc, errors.ChannelBroken):
             # The pause first: were it lost, the delivery would be due again at once and be
             # sent on to the broken channel over and over. If pausing fails, the delivery
