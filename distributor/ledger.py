@@ -52,6 +52,7 @@ class Reaped:
     channel: str
     outcome: str  # "retry" or "skipped"
     in_doubt: bool
+    operation: str = Operation.SEND
 
 
 class Ledger:
@@ -363,12 +364,17 @@ class Ledger:
             ).all()
             for row in rows:
                 in_doubt = row.attempt_started_at is not None
-                skip = in_doubt and policies.get(row.channel, "resend") == "skip"
+                # Only a new post is skipped: an edit or deletion sent twice harms nothing.
+                skip = (
+                    in_doubt
+                    and policies.get(row.channel, "resend") == "skip"
+                    and row.operation == Operation.SEND
+                )
                 row.lease_owner = None
                 row.lease_expires_at = None
                 row.attempt_started_at = None
                 row.updated_at = now
-                if skip and row.operation == Operation.SEND:
+                if skip:
                     row.status = transition(row.status, Event.SKIP_IN_DOUBT)
                     row.last_error = "in doubt after a crash; channel policy is to skip"
                 else:
@@ -376,7 +382,8 @@ class Ledger:
                     row.next_attempt_at = now
                     if in_doubt:
                         row.last_error = "in doubt after a crash; resending"
-                reaped.append(Reaped(row.id, row.channel, "skipped" if skip else "retry", in_doubt))
+                outcome = "skipped" if skip else "retry"
+                reaped.append(Reaped(row.id, row.channel, outcome, in_doubt, row.operation))
         return reaped
 
     # -- scheduling -------------------------------------------------------------------------

@@ -395,6 +395,8 @@ class Service:
             for name, adapter in self._running.adapters.items()
         }
         for reaped in await Ledger(self._running.store).reap(policies):
+            outcome = "retried" if reaped.outcome == "retry" else "skipped"
+            metrics.delivery(reaped.channel, reaped.operation, outcome)
             log.warning(
                 "delivery %s on %s was abandoned by its worker: %s%s",
                 reaped.delivery_id,
