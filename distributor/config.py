@@ -401,6 +401,11 @@ class MetricsConfig(Strict):
         description="port to listen on; several workers on one machine need one each "
         "(`run --metrics-port`), 0 picks a free one",
     )
+    counting: bool = Field(
+        default=True,
+        description="false: the worker updates no counter or histogram (all stay at zero); "
+        "the health probes are still served",
+    )
 
 
 class AlertsConfig(Strict):

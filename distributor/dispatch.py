@@ -19,7 +19,7 @@ from distributor import article_views, errors, metrics, quiet_hours
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
-from distributor.hooks import events as hook_events
+from distributor.hooks.events import Notice
 from distributor.ledger import Ledger
 from distributor.logs import REDACTOR
 from distributor.models import Article, Delivery, DeliveryStatus, Operation
@@ -182,6 +182,17 @@ class Dispatcher:
             for delivery in rows:
                 try:
                     await self._process(delivery, articles.get(delivery.article_id), report)
+                except Exception:
+                    # Recording the outcome failed (the store): the row keeps its lease and
+                    # the reaper takes it back. Stop this channel's batch; its other rows were
+                    # never started, so the reaper simply retries them too.
+                    log.exception(
+                        "could not record delivery %s; left to the reaper",
+                        delivery.id,
+                        extra=log_ids(delivery),
+                    )
+                    report.failed += 1
+                    return
                 finally:
                     self.held.discard(delivery.id)
 
@@ -257,18 +268,19 @@ class Dispatcher:
             )
             await self._failed(delivery, adapter, unexpected, report)
         else:
-            await self.ledger.record_success(
-                delivery, self.owner, result, article.version, outcome=outcome
-            )
-            report.done += 1
+            notice = None
             if delivery.operation == Operation.SEND:
                 refs = [r.to_json() for r in result.refs] if result is not None else []
-                await self._event("delivery.sent", delivery, refs=refs, title=article.title)
+                notice = self._notice("delivery.sent", delivery, refs=refs, title=article.title)
+            await self.ledger.record_success(
+                delivery, self.owner, result, article.version, notice, outcome=outcome
+            )
+            report.done += 1
             metrics.delivery(delivery.channel, delivery.operation, "sent")
             if delivery.operation == Operation.SEND:
                 posted = result.sent_at if result is not None else self.store.clock()
                 waited = (posted - article.publish_at).total_seconds()
-                metrics.QUEUE_TO_POST_SECONDS.labels(delivery.channel).observe(max(0.0, waited))
+                metrics.observe(metrics.QUEUE_TO_POST_SECONDS, delivery.channel, max(0.0, waited))
             log.info(
                 "%s %s: article %s v%s (%s)",
                 delivery.channel,
@@ -318,7 +330,7 @@ class Dispatcher:
         async def mark() -> None:
             nonlocal started
             started = time.perf_counter()
-            metrics.PACING_WAIT_SECONDS.labels(delivery.channel).observe(started - called)
+            metrics.observe(metrics.PACING_WAIT_SECONDS, delivery.channel, started - called)
             # SendContext runs this once, however many requests the adapter makes.
             if not await self.ledger.mark_started(delivery, self.owner):
                 raise errors.LeaseLost(
@@ -330,7 +342,7 @@ class Dispatcher:
         finally:
             # An adapter that never marks (the outbox: never in doubt) is timed from the call.
             elapsed = time.perf_counter() - (started if started is not None else called)
-            metrics.SEND_SECONDS.labels(delivery.channel).observe(elapsed)
+            metrics.observe(metrics.SEND_SECONDS, delivery.channel, elapsed)
 
     async def _call(
         self,
@@ -397,17 +409,13 @@ class Dispatcher:
             return result, "edited into the withdrawal notice"
         return result, result.note or "withdrawal notice sent"
 
-    async def _event(self, event: str, delivery: Delivery, **data: object) -> None:
-        """Queue an event for the hooks (its own transaction, right after the ledger's)."""
+    def _notice(self, event: str, delivery: Delivery, **data: object) -> Notice | None:
+        """The hook event an outcome announces; the ledger writes it with the outcome."""
         if not self.app.hooks:
-            return
+            return None
         body = {"story_id": delivery.article_id, "channel": delivery.channel,
                 "delivery_id": delivery.id, **data}  # fmt: skip
-        try:
-            async with self.store.session() as session, session.begin():
-                await hook_events.enqueue(session, self.app.hooks, event, body, self.store.clock())
-        except Exception:  # the delivery is recorded; a lost notice must not undo that
-            log.exception("could not queue the %s event", event, extra=log_ids(delivery))
+        return Notice(event, body)
 
     async def _failed(
         self,
@@ -420,18 +428,22 @@ class Dispatcher:
         now = self.store.clock()
         channel = adapter.config
         if isinstance(exc, errors.RateLimited):
-            metrics.RATE_LIMITED.labels(delivery.channel).inc()
+            metrics.count(metrics.RATE_LIMITED, delivery.channel)
         if isinstance(exc, errors.ChannelBroken):
+            # The pause first: were it lost, the delivery would be due again at once and be
+            # sent on to the broken channel over and over. If pausing fails, the delivery
+            # keeps its lease and the reaper brings it back to try (and pause) again.
+            notice = self._notice("channel.paused", delivery, reason=reason)
+            paused_now = await self.store.pause_channel(delivery.channel, reason, notice)
+            self.paused.add(delivery.channel)
             metrics.delivery(delivery.channel, delivery.operation, "retried")
             await self.ledger.record_failure(
                 delivery, self.owner, reason, retry_at=now, count_attempt=False
             )
             report.retrying += 1
             report.paused += 1
-            self.paused.add(delivery.channel)
-            if await self.store.pause_channel(delivery.channel, reason):
+            if paused_now:
                 await self.alerter.notify(f"channel {delivery.channel} paused", reason)
-                await self._event("channel.paused", delivery, reason=reason)
             return
         in_doubt = isinstance(exc, errors.TransientDeliveryError) and exc.in_doubt
         if (
@@ -476,13 +488,17 @@ class Dispatcher:
             return
         final = DeliveryStatus.DEAD if exc.retryable else DeliveryStatus.FAILED
         await self.ledger.record_failure(
-            delivery, self.owner, reason, retry_at=None, final_status=final
+            delivery,
+            self.owner,
+            reason,
+            retry_at=None,
+            final_status=final,
+            notice=self._notice(f"delivery.{final}", delivery, reason=reason),
         )
         report.failed += 1
         metrics.delivery(delivery.channel, delivery.operation, str(final))
         log.warning("%s: delivery %s %s: %s", delivery.channel, delivery.id, final, reason,
                     extra=log_ids(delivery))  # fmt: skip
-        await self._event(f"delivery.{final}", delivery, reason=reason)
         await self.alerter.notify(
             f"delivery {delivery.id} {final}",
             f"article {delivery.article_id} on {delivery.channel}: {reason}",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from distributor import delivery_states
@@ -30,6 +31,7 @@ from distributor.delivery_states import (
     where_status,
 )
 from distributor.hooks import events as hook_events
+from distributor.hooks.events import Notice
 from distributor.models import (
     Article,
     ArticleStatus,
@@ -50,6 +52,7 @@ class Reaped:
     channel: str
     outcome: str  # "retry" or "skipped"
     in_doubt: bool
+    operation: str = Operation.SEND
 
 
 class Ledger:
@@ -201,6 +204,17 @@ class Ledger:
 
     async def _guarded(self, event: Event, delivery_id: int, owner: str, **values: object) -> bool:
         """Apply ``event`` to a delivery this owner still holds; False when it does not."""
+        return await self._write(event, delivery_id, owner, values)
+
+    async def _write(
+        self,
+        event: Event,
+        delivery_id: int,
+        owner: str,
+        values: Mapping[str, object],
+        notice: Notice | None = None,
+    ) -> bool:
+        """``_guarded``, queueing ``notice`` for the hooks in the same transaction if written."""
         # Core, not the ORM session: this runs twice per post, it is the hot path.
         async with self.store.engine.begin() as conn:
             result = await conn.execute(
@@ -212,7 +226,15 @@ class Ledger:
                 )
                 .values(status=target(event), updated_at=self.store.clock(), **values)
             )
-            return bool(result.rowcount)
+            written = bool(result.rowcount)
+            if written and notice is not None:
+                await self._announce(conn, notice)
+            return written
+
+    async def _announce(self, conn: AsyncConnection, notice: Notice) -> None:
+        if self.store.hooks:
+            now = self.store.clock()
+            await hook_events.enqueue(conn, self.store.hooks, notice.event, notice.data, now)
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -222,11 +244,13 @@ class Ledger:
         owner: str,
         result: SendResult | None,
         version: int,
+        notice: Notice | None = None,
         *,
         outcome: str | None = None,
     ) -> bool:
         """Record a send, edit or delete that the platform accepted.
 
+        ``notice`` (``delivery.sent``) is queued for the hooks in the same transaction;
         ``outcome`` says in words what a correction or retraction did on the platform.
 
         If the article changed (corrected, retracted) while the call was in flight, the row
@@ -279,7 +303,10 @@ class Ledger:
                 .where(Delivery.id == delivery.id, Delivery.lease_owner == owner, allowed)
                 .values(**values)
             )
-            return bool(written.rowcount)
+            recorded = bool(written.rowcount)
+            if recorded and notice is not None:
+                await self._announce(conn, notice)
+            return recorded
 
     async def record_failure(
         self,
@@ -290,22 +317,23 @@ class Ledger:
         retry_at: datetime | None,
         final_status: DeliveryStatus = DeliveryStatus.DEAD,
         count_attempt: bool = True,
+        notice: Notice | None = None,
     ) -> bool:
         """Schedule a retry at ``retry_at``, or end the delivery in ``final_status``.
+
+        ``notice`` (``delivery.dead``…) is queued for the hooks in the same transaction.
 
         Raises:
             ValueError: ``final_status`` is not dead, failed or skipped.
         """
         event = Event.FAIL_RETRY if retry_at is not None else final_event(final_status)
-        return await self._guarded(
-            event,
-            delivery.id,
-            owner,
-            last_error=error[:2000],
-            attempts=delivery.attempts + (1 if count_attempt else 0),
-            next_attempt_at=retry_at,
+        values = {
+            "last_error": error[:2000],
+            "attempts": delivery.attempts + (1 if count_attempt else 0),
+            "next_attempt_at": retry_at,
             **NO_LEASE,
-        )
+        }
+        return await self._write(event, delivery.id, owner, values, notice)
 
     async def release(self, delivery: Delivery, owner: str) -> bool:
         """Give a claimed delivery back untouched (e.g. its channel got paused meanwhile)."""
@@ -342,12 +370,17 @@ class Ledger:
             ).all()
             for row in rows:
                 in_doubt = row.attempt_started_at is not None
-                skip = in_doubt and policies.get(row.channel, "resend") == "skip"
+                # Only a new post is skipped: an edit or deletion sent twice harms nothing.
+                skip = (
+                    in_doubt
+                    and policies.get(row.channel, "resend") == "skip"
+                    and row.operation == Operation.SEND
+                )
                 row.lease_owner = None
                 row.lease_expires_at = None
                 row.attempt_started_at = None
                 row.updated_at = now
-                if skip and row.operation == Operation.SEND:
+                if skip:
                     row.status = transition(row.status, Event.SKIP_IN_DOUBT)
                     row.last_error = "in doubt after a crash; channel policy is to skip"
                 else:
@@ -355,7 +388,8 @@ class Ledger:
                     row.next_attempt_at = now
                     if in_doubt:
                         row.last_error = "in doubt after a crash; resending"
-                reaped.append(Reaped(row.id, row.channel, "skipped" if skip else "retry", in_doubt))
+                outcome = "skipped" if skip else "retry"
+                reaped.append(Reaped(row.id, row.channel, outcome, in_doubt, row.operation))
         return reaped
 
     # -- scheduling -------------------------------------------------------------------------

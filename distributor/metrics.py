@@ -12,7 +12,8 @@ after every crash):
   report the same, true value whatever the number of processes: dashboards take ``max()``.
 
 The metric objects are module attributes registered once in ``REGISTRY``; instrumented code
-calls the small functions below, which cost a dictionary look-up and an addition.
+calls the small functions below, which cost a dictionary look-up and an addition, or nothing
+at all once ``set_counting(False)`` (``metrics.counting: false``) turned them off.
 """
 
 from __future__ import annotations
@@ -105,12 +106,39 @@ UP = Gauge("distributor_up", "1 while this process serves metrics.", registry=RE
 UP.set(1)
 
 
+class _Switch:
+    counting = True
+
+
+def set_counting(on: bool) -> None:
+    """Turn every counter and histogram update of this process on or off."""
+    _Switch.counting = on
+
+
+def counting() -> bool:
+    return _Switch.counting
+
+
 def delivery(channel: str, operation: str, outcome: str) -> None:
-    DELIVERIES.labels(channel, operation, outcome).inc()
+    if _Switch.counting:
+        DELIVERIES.labels(channel, operation, outcome).inc()
+
+
+def count(counter: Counter, *labels: str, amount: float = 1.0) -> None:
+    """Add ``amount`` to ``counter`` (with ``labels``, if it has any)."""
+    if _Switch.counting:
+        (counter.labels(*labels) if labels else counter).inc(amount)
+
+
+def observe(histogram: Histogram, channel: str, value: float) -> None:
+    if _Switch.counting:
+        histogram.labels(channel).observe(value)
 
 
 def email_messages(list_name: str, before: Mapping[str, int], after: Mapping[str, int]) -> None:
     """Count the readers whose status one send moved to a final one (``after`` − ``before``)."""
+    if not _Switch.counting:
+        return
     for outcome, count in after.items():
         grown = count - before.get(outcome, 0)
         if grown > 0 and outcome not in ("pending", "sending"):

@@ -101,6 +101,7 @@ class Service:
 
     async def start(self) -> Dispatcher:
         """Open the store, the pacer and every adapter; if any of them fails, close the rest."""
+        metrics.set_counting(self.app.metrics is None or self.app.metrics.counting)
         async with contextlib.AsyncExitStack() as stack:
             store = await Store.open(self.app.store, clock=self.clock)
             store.hooks = self.app.hooks
@@ -319,7 +320,7 @@ class Service:
     async def _tick(self) -> None:
         # The scheduler's own pulse: /readyz turns unready when it stops (see health).
         self.heartbeat.beat()
-        metrics.SCHEDULER_TICKS.inc()
+        metrics.count(metrics.SCHEDULER_TICKS)
         self.wake.set()
 
     async def _wake(self) -> None:
@@ -373,9 +374,9 @@ class Service:
             return []
         ledger = Ledger(running.store)
         for outcome in outcomes:
-            metrics.FEED_POLLS.labels(outcome.feed, str(outcome.result)).inc()
+            metrics.count(metrics.FEED_POLLS, outcome.feed, str(outcome.result))
             if outcome.queued:
-                metrics.FEED_ITEMS.labels(outcome.feed).inc(len(outcome.queued))
+                metrics.count(metrics.FEED_ITEMS, outcome.feed, amount=len(outcome.queued))
             for article_id, draft in outcome.corrections:
                 try:
                     await ledger.correct(article_id, draft)
@@ -420,6 +421,8 @@ class Service:
             for name, adapter in self._running.adapters.items()
         }
         for reaped in await Ledger(self._running.store).reap(policies):
+            outcome = "retried" if reaped.outcome == "retry" else "skipped"
+            metrics.delivery(reaped.channel, reaped.operation, outcome)
             log.warning(
                 "delivery %s on %s was abandoned by its worker: %s%s",
                 reaped.delivery_id,

@@ -12,6 +12,7 @@ from rich.text import Text
 from distributor import health
 from distributor.config import AppConfig
 from distributor.feeds import status as feed_status
+from distributor.hooks import status as hook_status
 from distributor.logs import REDACTOR
 from distributor.models import RETRYABLE, Article, Delivery, DeliveryStatus, Operation
 from distributor.store import Store
@@ -77,6 +78,7 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
         ],
         "articles": [_article_json(a, by_article.get(a.id, {})) for a in articles],
         "feeds": await feed_status.collect(store, app.feeds),
+        "hooks": await hook_status.collect(store, app.hooks),
         "problems": [
             _delivery_json(d)
             for d in deliveries
@@ -162,6 +164,7 @@ def render(data: dict[str, Any], zone: tzinfo, console: Console) -> None:
         chan.add_row(c["name"], c["platform"], c["target"], state)
     console.print(chan)
     feed_status.render(data.get("feeds", []), zone, console)
+    hook_status.render(data.get("hooks", []), console)
     for check in data.get("health", {}).get("checks", []):
         if not check["ok"]:
             console.print(Text(f"not ready: {check['name']}: {check['detail']}", style="bold red"))

@@ -254,14 +254,29 @@ class Store:
         async with self.session() as session, session.begin():
             await session.execute(stmt)
 
-    async def pause_channel(self, channel: str, reason: str) -> bool:
-        """Pause a channel; returns False when it was paused already (so alert only once)."""
-        async with self.session() as session:
-            state = await session.get(ChannelState, channel)
-            if state is not None and state.paused:
-                return False
-        await self._upsert_state(channel, paused=True, reason=reason, paused_at=self.clock())
-        return True
+    async def pause_channel(
+        self, channel: str, reason: str, notice: hook_events.Notice | None = None
+    ) -> bool:
+        """Pause a channel; returns False when it was paused already (so alert only once).
+
+        One statement decides, so two workers pausing at once cannot both return True.
+        ``notice`` (``channel.paused``) is queued for the hooks in the same transaction.
+        """
+        now = self.clock()
+        values = {"paused": True, "reason": reason, "paused_at": now, "updated_at": now}
+        stmt = (
+            self.insert(ChannelState)
+            .values(channel=channel, data={}, **values)
+            .on_conflict_do_update(
+                index_elements=["channel"], set_=values, where=ChannelState.paused.is_(False)
+            )
+            .returning(ChannelState.channel)
+        )
+        async with self.session() as session, session.begin():
+            paused = (await session.execute(stmt)).first() is not None
+            if paused and notice is not None and self.hooks:
+                await hook_events.enqueue(session, self.hooks, notice.event, notice.data, now)
+            return paused
 
     async def resume_channel(self, channel: str) -> bool:
         async with self.session() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from distributor.hooks.config import HookConfig
 from distributor.hooks.models import HookEvent, HookStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An event that a change announces (``delivery.sent``, ``channel.paused``…).
+
+    The writer of the change queues it in the change's own transaction, and only if the
+    change was written: a crash cannot leave one without the other.
+    """
+
+    event: str
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def rows(

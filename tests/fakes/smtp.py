@@ -2,9 +2,10 @@
 
 It can be scripted per recipient (``script_rcpt``: a 5xx refusal, or 4xx a few times then
 accept; ``script_data``: the same for the answer to the final "."), can refuse a share of
-messages after their "." at random (``data_fault_rate``), can require a login, and can run a
-hook in the server thread when a message arrives (``on_message``), before it answers 250: the
-crash tests use that to kill the sender at a known point. Every transaction is logged per
+messages after their "." at random (``data_fault_rate``), can require a login (and STARTTLS
+before it, given a ``tls_context``), and can run a hook in the server thread when a message
+arrives (``on_message``), before it answers 250: the crash tests use that to kill the sender
+at a known point. Every transaction is logged per
 connection (``connections``), with how the connection ended, so a crash test can tell which
 message each killed connection had in flight. ``port=0`` does not work with aiosmtpd's
 controller (docs/email.md), so a free port is picked first.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import email
 import email.policy
 import random
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -169,7 +171,13 @@ class _Handler:
 class FakeSMTP:
     """``with FakeSMTP() as smtp:`` starts it; ``smtp.messages`` is what it accepted."""
 
-    def __init__(self, *, username: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.state = _State()
@@ -184,8 +192,12 @@ class FakeSMTP:
         options: dict[str, Any] = {}
         if self.credentials is not None:
             options.update(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=tls_context is not None,
             )
+        if tls_context is not None:  # offers STARTTLS, and takes no mail before it
+            options.update(tls_context=tls_context, require_starttls=True)
         self.controller = Controller(
             _Handler(self),
             hostname=self.host,

@@ -103,6 +103,30 @@ async def test_expired_leases_are_reaped_by_policy(store: Store, clock: FakeCloc
     assert rows[(1, "resend")].status == DeliveryStatus.PENDING  # in doubt, policy resend
     assert rows[(2, "skip")].status == DeliveryStatus.PENDING  # never started: safe to send
     assert rows[(2, "resend")].status == DeliveryStatus.PENDING
+    # What the reaper reports is what it did, and for which operation.
+    assert outcome[(rows[(1, "skip")].id, "skip")] == ("skipped", True)
+    assert outcome[(rows[(1, "resend")].id, "resend")] == ("retry", True)
+    assert {r.operation for r in reaped} == {"send"}
+
+
+async def test_an_edit_in_doubt_is_retried_even_where_new_posts_are_skipped(
+    store: Store, clock: FakeClock
+) -> None:
+    ledger = Ledger(store)
+    article = await store.add_article(draft(1, publish_at=clock()))
+    await ledger.route_due([ChannelConfig(name="skip", platform="x")])
+    [delivery] = await ledger.claim("w", ["skip"], 10, 30)
+    await ledger.record_success(delivery, "w", SendResult((MessageRef("c", "1"),), clock()), 1)
+    await ledger.correct(article.article_id, draft(1, publish_at=clock(), title="Fixed"))
+    [edit] = await ledger.claim("dead-worker", ["skip"], 10, 30)
+    await ledger.mark_started(edit, "dead-worker")
+    clock.advance(seconds=31)
+
+    [reaped] = await ledger.reap({"skip": "skip"})
+
+    assert (reaped.outcome, reaped.in_doubt, reaped.operation) == ("retry", True, "edit")
+    [row] = await store.deliveries_for([article.article_id])
+    assert row.status == DeliveryStatus.PENDING and row.operation == "edit"
 
 
 async def test_correct_schedules_edits_and_retract_deletes(store: Store, clock: FakeClock) -> None:

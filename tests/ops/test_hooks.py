@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -23,6 +24,7 @@ from distributor.ledger import Ledger
 from distributor.service import Service
 from distributor.store import Store
 from tests.helpers import draft, outbox_config, write_config
+from tests.integration.test_cli import cli
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -167,3 +169,34 @@ def test_a_short_secret_is_refused(tmp_path: Path) -> None:
                       "events": ["story.queued"]}]  # fmt: skip
     with pytest.raises(errors.ConfigError, match="24"):
         write_config(tmp_path, data)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_status_shows_waiting_and_dead_events(
+    receiver: Receiver, store_url: str, tmp_path: Path
+) -> None:
+    data = outbox_config(store_url, tmp_path)
+    data["hooks"] = [
+        # Refuses everything: its one attempt kills the event.
+        {"name": "cms", "url": receiver.url, "secret": SECRET, "events": ["story.queued"],
+         "max_attempts": 1},
+        # Unreachable: the event waits for its next attempt.
+        {"name": "archive", "url": "http://127.0.0.1:9/events", "secret": SECRET,
+         "events": ["story.queued"]},
+    ]  # fmt: skip
+    loaded = write_config(tmp_path, data)
+    receiver.statuses = [503]
+    await queue(loaded)
+    await Service(loaded, workdir=tmp_path).run_once()
+
+    result = await asyncio.to_thread(cli, "status", "--json", "-c", str(loaded.path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    hooks = {row["name"]: row for row in json.loads(result.stdout)["hooks"]}
+    assert (hooks["cms"]["pending"], hooks["cms"]["dead"]) == (0, 1)
+    assert hooks["cms"]["last_error"] == "HTTP 503"
+    assert (hooks["archive"]["pending"], hooks["archive"]["dead"]) == (1, 0)
+    assert hooks["archive"]["oldest_pending_at"] and "Connect" in hooks["archive"]["last_error"]
+    assert SECRET not in result.stdout
+
+    text = await asyncio.to_thread(cli, "status", "-c", str(loaded.path), cwd=tmp_path)
+    assert "Event hooks" in text.stdout and "HTTP 503" in text.stdout
