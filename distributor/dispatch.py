@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from distributor import article_views, errors, metrics, quiet_hours
+from distributor import article_views, errors, metrics, quiet_hours, registry
 from distributor.adapter import ChannelAdapter
 from distributor.alerts import Alerter
 from distributor.config import AppConfig
@@ -271,7 +271,10 @@ class Dispatcher:
             notice = None
             if delivery.operation == Operation.SEND:
                 refs = [r.to_json() for r in result.refs] if result is not None else []
-                notice = self._notice("delivery.sent", delivery, refs=refs, title=article.title)
+                links = registry.post_links(adapter.config, refs)
+                notice = self._notice(
+                    "delivery.sent", delivery, refs=refs, links=links, title=article.title
+                )
             await self.ledger.record_success(
                 delivery, self.owner, result, article.version, notice, outcome=outcome
             )

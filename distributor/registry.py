@@ -205,6 +205,22 @@ def get(name: str) -> PlatformSpec:
     return spec
 
 
+def post_links(config: ChannelConfig, refs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The addresses of a delivery's posts (stored refs) on the channel's platform; none where
+    the platform gives none (a private chat, an email, a dry run)."""
+    from distributor.types import MessageRef
+
+    links = []
+    for ref in refs:
+        try:
+            link = get(config.platform).post_url(config, MessageRef.from_json(ref))
+        except (KeyError, TypeError, ValueError, LookupError):
+            continue  # a ref from an older version or another platform: no link, no crash
+        if link:
+            links.append(link)
+    return links
+
+
 def installed() -> list[PlatformSpec]:
     """Every installed platform's spec (for the CLI, the migrations and the web service)."""
     return [get(name) for name in names()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -9,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from distributor import health
-from distributor.config import AppConfig
+from distributor import health, registry
+from distributor.config import AppConfig, ChannelConfig
 from distributor.feeds import status as feed_status
 from distributor.hooks import status as hook_status
 from distributor.logs import REDACTOR
@@ -59,6 +60,7 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
     checks = await health.readiness(store)
     if app.metrics is not None:  # the worker serving probes there knows its scheduler
         checks.append(await health.worker_scheduler(app.metrics.host, app.metrics.port))
+    configs = {c.name: c for c in app.channels}
     by_article: dict[int, dict[str, Delivery]] = {}
     for delivery in deliveries:
         by_article.setdefault(delivery.article_id, {})[delivery.channel] = delivery
@@ -76,7 +78,7 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
             }
             for c in app.channels
         ],
-        "articles": [_article_json(a, by_article.get(a.id, {})) for a in articles],
+        "articles": [_article_json(a, by_article.get(a.id, {}), configs) for a in articles],
         "feeds": await feed_status.collect(store, app.feeds),
         "hooks": await hook_status.collect(store, app.hooks),
         "problems": [
@@ -88,7 +90,9 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
     }
 
 
-def _article_json(article: Article, deliveries: dict[str, Delivery]) -> dict[str, Any]:
+def _article_json(
+    article: Article, deliveries: dict[str, Delivery], configs: Mapping[str, ChannelConfig]
+) -> dict[str, Any]:
     return {
         "id": article.id,
         "title": article.title,
@@ -99,11 +103,14 @@ def _article_json(article: Article, deliveries: dict[str, Delivery]) -> dict[str
         "priority": article.priority,
         "publish_at": article.publish_at.isoformat(),
         "url": article.url,
-        "deliveries": {name: _delivery_json(d) for name, d in deliveries.items()},
+        "deliveries": {
+            name: _delivery_json(d, configs.get(name)) for name, d in deliveries.items()
+        },
     }
 
 
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+def _delivery_json(delivery: Delivery, config: ChannelConfig | None = None) -> dict[str, Any]:
+    links = registry.post_links(config, delivery.refs) if config is not None else []
     return {
         "id": delivery.id,
         "article_id": delivery.article_id,
@@ -118,7 +125,23 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         "last_error": REDACTOR.scrub(delivery.last_error) if delivery.last_error else None,
         "outcome": delivery.outcome,
         "refs": delivery.refs,
+        "links": links,
     }
+
+
+def _print_links(articles: list[dict[str, Any]], console: Console) -> None:
+    """Where each post can be seen, for the platforms that give an address."""
+    lines = [
+        f"#{article['id']} {name}: {link}"
+        for article in articles
+        for name, delivery in article["deliveries"].items()
+        if delivery["status"] == DeliveryStatus.SENT
+        for link in delivery["links"]
+    ]
+    if lines:
+        console.print(Text("Posts", style="italic"))
+        for line in lines:
+            console.print(line, markup=False, highlight=False)
 
 
 def render(data: dict[str, Any], zone: tzinfo, console: Console) -> None:
@@ -148,6 +171,7 @@ def render(data: dict[str, Any], zone: tzinfo, console: Console) -> None:
         console.print("No stories yet. Queue one with: distributor queue FILE")
     else:
         console.print(table)
+        _print_links(data["articles"], console)
     chan = Table(title="Channels", title_justify="left")
     for column in ("name", "platform", "target", "state"):
         chan.add_column(column)

@@ -26,7 +26,7 @@ from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus,
 from distributor.preview import ChannelPreview, excluded_by, preview_story
 from distributor.store import Queued
 from distributor.timeparse import parse_when
-from distributor.types import ArticleDraft, MessageRef
+from distributor.types import ArticleDraft
 from distributor.web import WebContext
 
 MAX_PAGE = 200
@@ -151,10 +151,8 @@ class Newsroom:
         config = next((c for c in self.app.channels if c.name == channel), None)
         if config is None:
             return None
-        try:
-            return registry.get(config.platform).post_url(config, MessageRef.from_json(ref))
-        except (KeyError, TypeError, ValueError, LookupError):
-            return None  # a ref from an older version or another platform: no link, no crash
+        links = registry.post_links(config, [ref])
+        return links[0] if links else None
 
     def story_channels(self) -> list[str]:
         return [

@@ -108,6 +108,7 @@ async def test_events_are_signed_and_sent_once(
     sent = [e["data"] for e in events if e["type"] == "delivery.sent"]
     assert sorted(d["channel"] for d in sent) == ["discord", "email", "telegram"]
     assert all(d["story_id"] == article_id and d["refs"] for d in sent)
+    assert all(d["links"] == [] for d in sent)  # dry-run posts have no address
     assert all(verified(headers, body) for headers, body in receiver.got)
     assert len({h["webhook-id"] for h, _ in receiver.got}) == 4
 

@@ -58,3 +58,31 @@ def test_discord_needs_the_guild_and_finds_the_channel() -> None:
 
 def test_email_has_no_link() -> None:
     assert link("email", {}, MessageRef("list", "<id@example.org>", "smtp")) is None
+
+
+def test_a_deliverys_stored_refs_give_its_links_and_a_bad_ref_gives_none() -> None:
+    spec = registry.get("telegram")
+    config = spec.config_model.model_validate(
+        {"name": "c", "platform": "telegram", "dry_run": True, "chat": "@newsroom"}
+    )
+    stored = [MessageRef("-1001234567890", "42", "text").to_json(), {"nonsense": True}]
+    assert registry.post_links(config, stored) == ["https://t.me/newsroom/42"]
+
+
+def test_status_json_carries_the_links() -> None:
+    from datetime import UTC, datetime
+
+    from distributor.models import Delivery, DeliveryStatus, Operation
+    from distributor.status_report import _delivery_json
+
+    spec = registry.get("telegram")
+    config = spec.config_model.model_validate(
+        {"name": "tg", "platform": "telegram", "dry_run": True, "chat": "@newsroom"}
+    )
+    delivery = Delivery(
+        id=1, article_id=7, channel="tg", status=DeliveryStatus.SENT, operation=Operation.SEND,
+        attempts=0, next_attempt_at=datetime.now(UTC), version=1, last_error=None, outcome=None,
+        refs=[MessageRef("-1001234567890", "42", "text").to_json()],
+    )  # fmt: skip
+    assert _delivery_json(delivery, config)["links"] == ["https://t.me/newsroom/42"]
+    assert _delivery_json(delivery)["links"] == []
