@@ -18,6 +18,15 @@ MAX_BOILERPLATE_PATTERNS = 50
 MAX_BOILERPLATE_PATTERN_CHARS = 500
 
 
+def known_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows; ValueError otherwise."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -226,12 +235,7 @@ class QuietHoursConfig(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            try:
-                zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {name!r}") from exc
-        return name
+        return None if name is None else known_zone(name)
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHoursConfig:
@@ -285,12 +289,7 @@ class DigestConfig(Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            try:
-                zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {name!r}") from exc
-        return name
+        return None if name is None else known_zone(name)
 
 
 class ChannelConfig(Strict):
@@ -495,11 +494,7 @@ class AppConfig(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {name!r}") from exc
-        return name
+        return known_zone(name)
 
     @model_validator(mode="after")
     def _unique_feed_names(self) -> AppConfig:
