@@ -18,10 +18,10 @@ class ImapConfig(Strict):
 
     host: str = Field(description="the IMAP server's host name")
     port: int = Field(default=993, ge=1, le=65535, description="993 for tls, 143 otherwise")
-    security: Literal["tls", "none"] = Field(
+    security: Literal["tls", "starttls", "none"] = Field(
         default="tls",
-        description="`tls` from the first byte (aioimaplib has no STARTTLS), or `none`: a "
-        "server on this machine only",
+        description="`tls` from the first byte, `starttls` (refused if the server cannot: the "
+        "login is never sent in clear), or `none`: a server on this machine only",
     )
     username: str = Field(description="the login")
     password: SecretStr = Field(description="the password, e.g. `${IMAP_PASSWORD}`; never logged")
@@ -43,7 +43,7 @@ class ImapConfig(Strict):
         if self.security == "none" and not is_loopback(self.host):
             raise ValueError(
                 f"security: none would send the IMAP password in clear text to {self.host}; "
-                "use tls (none is only for a server on this machine)"
+                "use tls or starttls (none is only for a server on this machine)"
             )
         return self
 

@@ -8,6 +8,7 @@ harmless, so a crash between handling and expunging costs nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -44,6 +45,8 @@ async def poll(config: ImapConfig, handle: Callable[[bytes], Awaitable[bool]]) -
     report = PollReport()
     try:
         await client.wait_hello_from_server()
+        if config.security == "starttls":
+            await _start_tls(client, config)
         reply = await client.login(config.username, config.password.get_secret_value())
         if reply.result != "OK":
             raise ImapError(f"{where} refused the login for {config.username}")
@@ -72,16 +75,51 @@ async def poll(config: ImapConfig, handle: Callable[[bytes], Awaitable[bool]]) -
     return report
 
 
+def _tls_context(config: ImapConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not config.validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _client(config: ImapConfig) -> aioimaplib.IMAP4:
     if config.security == "tls":
-        context = ssl.create_default_context()
-        if not config.validate_certs:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         return aioimaplib.IMAP4_SSL(
-            config.host, config.port, timeout=config.timeout_seconds, ssl_context=context
+            config.host,
+            config.port,
+            timeout=config.timeout_seconds,
+            ssl_context=_tls_context(config),
         )
     return aioimaplib.IMAP4(config.host, config.port, timeout=config.timeout_seconds)
+
+
+async def _start_tls(client: aioimaplib.IMAP4, config: ImapConfig) -> None:
+    """Upgrade the connection with STARTTLS before the login, or fail: never log in in clear.
+
+    aioimaplib knows the command but not the upgrade, so the protocol's transport is wrapped
+    here (``loop.start_tls``); what the server said before TLS is forgotten (RFC 3501 6.2.1).
+    """
+    protocol = client.protocol
+    if "STARTTLS" not in protocol.capabilities:
+        raise ImapError(f"{config.describe()} does not offer STARTTLS; the login was not sent")
+    reply = await asyncio.wait_for(
+        protocol.execute(aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)),
+        config.timeout_seconds,
+    )
+    if reply.result != "OK":
+        raise ImapError(f"{config.describe()} refused STARTTLS; the login was not sent")
+    loop = asyncio.get_running_loop()
+    protocol.transport = await asyncio.wait_for(
+        loop.start_tls(
+            protocol.transport,
+            protocol,
+            _tls_context(config),
+            server_hostname=config.host,
+        ),
+        config.timeout_seconds,
+    )
+    await asyncio.wait_for(protocol.capability(), config.timeout_seconds)
 
 
 async def _fetch(client: aioimaplib.IMAP4, uid: str) -> bytes | None:

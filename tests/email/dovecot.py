@@ -8,6 +8,7 @@ its processes as root, so when the tests run as root (CI) they run as ``nobody``
 from __future__ import annotations
 
 import grp
+import ipaddress
 import os
 import pwd
 import shutil
@@ -18,7 +19,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 DOVECOT_PATHS = ("/usr/sbin/dovecot",)
 
@@ -43,7 +50,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {user}
@@ -68,7 +75,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -80,16 +88,52 @@ service imap-login {{
 """
 
 
+def _self_signed(root: Path) -> str:
+    """A certificate for 127.0.0.1 that no system trusts, and Dovecot's ssl settings for it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (root / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (root / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+
+
 @dataclass
 class Dovecot:
     port: int
     user: str
     password: str
     root: Path
+    tls_port: int = 0  # IMAPS (TLS from the first byte), when started with ``tls=True``
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     @classmethod
     @contextmanager
-    def start(cls) -> Iterator[Dovecot]:
+    def start(cls, *, tls: bool = False) -> Iterator[Dovecot]:
+        """``tls``: a self-signed certificate, STARTTLS on ``port`` and IMAPS on ``tls_port``."""
         binary = dovecot_path()
         if binary is None:
             raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
@@ -109,9 +153,20 @@ class Dovecot:
             (root / name).mkdir()
         for name in ("mail", "home"):
             os.chown(root / name, uid, gid) if os.geteuid() == 0 else None
+        tls_port = _free_port() if tls else 0
+        ssl = _self_signed(root) if tls else "ssl = no"
         config = root / "dovecot.conf"
         config.write_text(
-            CONFIG.format(root=root, user=user, group=group, uid=uid, gid=gid, port=port),
+            CONFIG.format(
+                root=root,
+                user=user,
+                group=group,
+                uid=uid,
+                gid=gid,
+                port=port,
+                tls_port=tls_port,
+                ssl=ssl,
+            ),
             encoding="utf-8",
         )
         process = subprocess.Popen(
@@ -135,7 +190,7 @@ class Dovecot:
                         )
                         raise RuntimeError(f"dovecot did not start: {stderr}{log}") from None
                     time.sleep(0.05)
-            yield cls(port, "bounces", password, root)
+            yield cls(port, "bounces", password, root, tls_port)
         finally:
             process.terminate()
             try:
