@@ -54,7 +54,7 @@ class Webhook:
 
     timestamp: str
     token: str
-    signature: str
+    signatures: tuple[str, ...]  # its own, and a subaccount's ``parent-signature`` if any
     event: Mapping[str, Any]
 
     @property
@@ -84,6 +84,12 @@ def parse(body: bytes) -> Webhook:
     given = signature.get("signature")
     if not isinstance(given, str) or not _SIGNATURE.match(given):
         raise ValueError("`signature.signature` is missing or not 64 hexadecimal digits")
+    signatures = [given.lower()]
+    parent = signature.get("parent-signature")
+    if parent is not None:
+        if not isinstance(parent, str) or not _SIGNATURE.match(parent):
+            raise ValueError("`signature.parent-signature` is not 64 hexadecimal digits")
+        signatures.append(parent.lower())
     event = data.get("event-data")
     if not isinstance(event, dict):
         raise ValueError("`event-data` is missing or not an object")
@@ -92,17 +98,22 @@ def parse(body: bytes) -> Webhook:
         raise ValueError("`event-data.event` is missing")
     if name == "failed" and event.get("severity") not in _KINDS:
         raise ValueError("`event-data.severity` of a failed event is not permanent or temporary")
-    return Webhook(timestamp, token, given.lower(), event)
+    return Webhook(timestamp, token, tuple(signatures), event)
 
 
 def signed_by(webhook: Webhook, keys: Mapping[str, frozenset[str]]) -> frozenset[str]:
-    """The lists whose signing key made the signature (``keys``: key → its lists)."""
+    """The lists whose signing key made a signature (``keys``: key → its lists).
+
+    A subaccount's webhook is also signed with the primary account's key (``parent-signature``),
+    so either account's key may be configured.
+    """
     found: set[str] = set()
     message = (webhook.timestamp + webhook.token).encode("utf-8")
     for key, lists in keys.items():
         expected = hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(expected.encode("ascii"), webhook.signature.encode("ascii")):
-            found |= lists
+        for given in webhook.signatures:
+            if hmac.compare_digest(expected.encode("ascii"), given.encode("ascii")):
+                found |= lists
     return frozenset(found)
 
 

@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio
 import yaml
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from distributor.cli import main
 from distributor.configload import LoadedConfig, load_config
@@ -42,11 +42,19 @@ class FakeMailgun:
         self.world = world
         self.key = key
 
-    def signature(self, *, age_seconds: float = 0.0, token: str | None = None) -> dict[str, str]:
+    def signature(
+        self, *, age_seconds: float = 0.0, token: str | None = None, parent_key: str | None = None
+    ) -> dict[str, str]:
         timestamp = str(int(self.world.clock().timestamp() - age_seconds))
         token = token or secrets.token_hex(25)
-        digest = hmac.new(self.key.encode(), (timestamp + token).encode(), hashlib.sha256)
-        return {"timestamp": timestamp, "token": token, "signature": digest.hexdigest()}
+
+        def sign(key: str) -> str:
+            return hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+
+        signed = {"timestamp": timestamp, "token": token, "signature": sign(self.key)}
+        if parent_key is not None:  # a subaccount's webhook: the primary account signs too
+            signed["parent-signature"] = sign(parent_key)
+        return signed
 
     def body(self, event: dict[str, Any], **signing: Any) -> bytes:
         return json.dumps({"signature": self.signature(**signing), "event-data": event}).encode()
@@ -142,10 +150,14 @@ async def test_signed_events_suppress_the_reader_they_name(
             "<1234.5678@mailgun.example>",
         ),
     ]
+    # A subaccount's webhook: its own key signs, and ours as the primary account's.
+    subaccount = FakeMailgun(world, key="key-subaccount-9e8d7c6b5a4f3e2d1c0b")
     async with web_client(world) as client:
-        for event in (hard, angry, unsubscribe, *ignored):
+        for event in (hard, angry, *ignored):
             response = await post(client, mailgun.body(event))
             assert (response.status_code, response.text) == (200, "ok"), event
+        response = await post(client, subaccount.body(unsubscribe, parent_key=KEY))
+        assert response.status_code == 200
     found = await statuses(world.store)
     assert found["gone@example.net"] == ("bounced", "bounced: Mailgun: 5.1.1 No such user")
     assert found["angry@example.com"] == ("unsubscribed", "spam complaint (Mailgun)")
@@ -220,6 +232,9 @@ async def test_forged_stale_and_replayed_webhooks_are_refused(
         moved = json.loads(mailgun.body(event))
         moved["signature"]["token"] = secrets.token_hex(25)
         answers.append((await post(client, json.dumps(moved).encode())).status_code)
+        # Neither the signature nor the parent signature is made with our key.
+        parented = other_key.body(event, parent_key="key-a-third-account-0123456789")
+        answers.append((await post(client, parented)).status_code)
         # Signed correctly, but more than five minutes old, or from the future.
         answers.append((await post(client, mailgun.body(event, age_seconds=301))).status_code)
         answers.append((await post(client, mailgun.body(event, age_seconds=-301))).status_code)
@@ -234,7 +249,7 @@ async def test_forged_stale_and_replayed_webhooks_are_refused(
         late = mailgun.body({"event": "delivered"}, age_seconds=299)
         late_answer = await post(client, late)
         responses = [first.text, replay.text, late_answer.text]
-    assert answers == [403, 403, 403, 403]
+    assert answers == [403, 403, 403, 403, 403]
     assert (first.status_code, replay.status_code, late_answer.status_code) == (200, 406, 200)
     assert (await counts(world.store, "daily"))["complaint"] == 1
     assert (await statuses(world.store))["reader@example.org"][0] == "unsubscribed"
@@ -320,4 +335,26 @@ async def test_with_redis_every_web_process_refuses_a_replay(
         replayed = await post(second, body)
         fresh = await post(second, mailgun.body({"event": "delivered"}))
     assert (accepted.status_code, replayed.status_code, fresh.status_code) == (200, 406, 200)
+    assert (await counts(world.store, "daily"))["complaint"] == 1
+
+
+async def test_a_store_failure_answers_500_and_mailguns_retry_is_accepted(
+    world: World, mailgun: FakeMailgun
+) -> None:
+    _ids, copies = await sent_story(world, "reader@example.org")
+    message_id = copies["reader@example.org"]["message_id"]
+    body = mailgun.body(complaint_or_unsubscribe("complained", "reader@example.org", message_id))
+
+    async def rename(old: str, new: str) -> None:
+        async with world.store.session() as session, session.begin():
+            await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    async with web_client(world) as client:
+        await rename("email_bounces", "email_bounces_away")  # the store cannot record events
+        failed_answer = await post(client, body)
+        await rename("email_bounces_away", "email_bounces")
+        retried = await post(client, body)  # Mailgun retries the same webhook
+        again = await post(client, body)
+    assert (failed_answer.status_code, retried.status_code, again.status_code) == (500, 200, 406)
+    assert (await statuses(world.store))["reader@example.org"][0] == "unsubscribed"
     assert (await counts(world.store, "daily"))["complaint"] == 1
