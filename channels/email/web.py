@@ -450,7 +450,7 @@ def mailgun_routes(context: WebContext) -> list[BaseRoute]:
     for name, config in configs.items():
         key = config.signing_key.get_secret_value()
         keys[key] = keys.get(key, frozenset()) | {name}
-    install_redaction(keys)
+    install_redaction(list(keys))
     max_age = min(config.max_age_seconds for config in configs.values())
     redis = context.app.redis.url.get_secret_value() if context.app.redis else None
     database = context.store.engine.url.render_as_string(hide_password=True)
