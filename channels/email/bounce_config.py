@@ -71,8 +71,25 @@ class SesConfig(Strict):
         return value
 
 
+class MailgunConfig(Strict):
+    """Mailgun's bounce, complaint and unsubscribe webhooks, posted to the web service."""
+
+    signing_key: SecretStr = Field(
+        min_length=1,
+        description="Mailgun's HTTP webhook signing key (its control panel: Webhooks), e.g. "
+        "`${MAILGUN_WEBHOOK_SIGNING_KEY}`; never logged",
+    )
+    max_age_seconds: int = Field(
+        default=300,
+        ge=30,
+        le=86400,
+        description="a webhook whose signed timestamp is further than this from now (either "
+        "way) is refused; its token is remembered twice as long, so a replay is refused too",
+    )
+
+
 class BounceConfig(Strict):
-    """Bounces and complaints: a per-message Return-Path, a mailbox, SES notifications."""
+    """Bounces and complaints: a per-message Return-Path, a mailbox, relay notifications."""
 
     address: str = Field(
         description="the mailbox bounces go to, e.g. `bounces@news.example.org`; each message's "
@@ -85,6 +102,9 @@ class BounceConfig(Strict):
     )
     ses: SesConfig | None = Field(
         default=None, description="accept Amazon SES notifications at `POST /bounces/ses`"
+    )
+    mailgun: MailgunConfig | None = Field(
+        default=None, description="accept Mailgun's webhooks at `POST /bounces/mailgun`"
     )
     soft_limit: int = Field(
         default=3, ge=1, le=100, description="soft bounces (mailbox full, 4.x.x) that suppress"
@@ -106,6 +126,6 @@ class BounceConfig(Strict):
 
     @model_validator(mode="after")
     def _some_source(self) -> BounceConfig:
-        if self.imap is None and self.ses is None:
-            raise ValueError("say where bounces are read: `imap`, `ses`, or both")
+        if self.imap is None and self.ses is None and self.mailgun is None:
+            raise ValueError("say where bounces are read: `imap`, `ses`, `mailgun`, or several")
         return self

@@ -50,6 +50,9 @@ class Notice:
     claims: Claims | None = None  # an unsubscribe token: verify against the reader's address
     address: str | None = None  # the reader's address (unsubscribe by mail)
     lists: tuple[str, ...] = ()  # with ``address``: the lists it concerns
+    # With a ``tag`` read from a header we wrote but did not sign (a relay reports the
+    # Message-ID): the address the relay names, which must be the tagged reader's.
+    recipient: str | None = None
 
 
 def parse(raw: bytes) -> Message:

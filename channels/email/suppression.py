@@ -1,10 +1,11 @@
 """Acting on bounces and complaints: record each, suppress the reader when the policy says so.
 
 A hard bounce or a complaint suppresses at once; soft bounces once ``soft_limit`` of them came
-within ``soft_days``; a mail to ``unsubscribe_mailto`` unsubscribes. Suppressed readers keep
-their row (bounced or unsubscribed, with the reason in ``last_error``), so no import mails
-them again and ``subscribers list`` says why. A bounce naming a story (by its Return-Path)
-also turns that story's ledger row for the reader from "sent" to "bounced".
+within ``soft_days``; a mail to ``unsubscribe_mailto`` or a relay's unsubscribe event
+unsubscribes. Suppressed readers keep their row (bounced or unsubscribed, with the reason in
+``last_error``), so no import mails them again and ``subscribers list`` says why. A bounce
+naming a story (by its Return-Path) also turns that story's ledger row for the reader from
+"sent" to "bounced".
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ class Suppressor:
     async def _readers(self, session: AsyncSession, notice: Notice) -> list[Subscriber]:
         if notice.tag is not None:
             row = await session.get(Subscriber, notice.tag.subscriber_id)
-            return [row] if row is not None and row.list_name == notice.tag.list_name else []
+            if row is None or row.list_name != notice.tag.list_name:
+                return []
+            if notice.recipient is not None and row.address != notice.recipient:
+                return []
+            return [row]
         if notice.claims is not None:
             row = await session.get(Subscriber, notice.claims.subscriber_id)
             if row is None or row.list_name != notice.claims.list_name:
@@ -134,7 +139,9 @@ class Suppressor:
             reader.status = SubscriberStatus.UNSUBSCRIBED
             reader.unsubscribed_at = now
             reader.last_error = (
-                "unsubscribed by mail" if notice.kind == BounceKind.UNSUBSCRIBE else why
+                "unsubscribed by mail"
+                if notice.kind == BounceKind.UNSUBSCRIBE and notice.address is not None
+                else why
             )
         reader.updated_at = now
         log.info("list %s: reader #%d suppressed (%s)", reader.list_name, reader.id, notice.kind)

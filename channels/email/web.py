@@ -379,6 +379,7 @@ def routes(web: CoreWebContext) -> list[BaseRoute]:
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["POST"]),
         Route("/preferences/{token}", pages.preferences, methods=["POST"]),
         *ses_routes(context),
+        *mailgun_routes(context),
     ]
 
 
@@ -422,3 +423,69 @@ def ses_routes(context: WebContext) -> list[BaseRoute]:
         return PlainTextResponse("ok")
 
     return [Route("/bounces/ses", notification, methods=["POST"])]
+
+
+def mailgun_routes(context: WebContext) -> list[BaseRoute]:
+    """``POST /bounces/mailgun`` when a list accepts Mailgun's webhooks.
+
+    Answers: 200 when acted on or ignored (an event we do not act on, or no reader of ours);
+    400 for a body that is no Mailgun webhook; 403 when the signature or its timestamp does not
+    verify (Mailgun retries: a key changed at Mailgun and then in the configuration loses
+    nothing); 406 for a token already accepted (Mailgun stops: it was acted on); 500 when the
+    store failed (Mailgun retries, and the token is forgotten so the retry is accepted).
+    """
+    from distributor.desk.throttle import counters_for
+    from distributor.logs import install_redaction
+    from distributor_channels.email import mailgun
+    from distributor_channels.email.bounce_reader import BounceHandler
+
+    configs = {
+        name: c.bounces.mailgun
+        for name, c in context.lists.items()
+        if c.bounces is not None and c.bounces.mailgun is not None
+    }
+    if not configs:
+        return []
+    keys: dict[str, frozenset[str]] = {}
+    for name, config in configs.items():
+        key = config.signing_key.get_secret_value()
+        keys[key] = keys.get(key, frozenset()) | {name}
+    install_redaction(list(keys))
+    max_age = min(config.max_age_seconds for config in configs.values())
+    redis = context.app.redis.url.get_secret_value() if context.app.redis else None
+    database = context.store.engine.url.render_as_string(hide_password=True)
+    counters = counters_for(redis, database, context.clock)
+    replays = mailgun.Replays(counters.window("mailgun-tokens", 1, 2 * max_age))
+    handler = BounceHandler(context.app, context.store, "mailgun")
+
+    async def webhook(request: Request) -> PlainTextResponse:
+        try:
+            hook = mailgun.parse(await request.body())
+            lists = mailgun.signed_by(hook, keys)
+            if not lists:
+                raise mailgun.Refused("the signature does not verify", 403)
+            mailgun.check_age(hook, context.clock(), max_age)
+            if not await replays.claim(hook.token):
+                raise mailgun.Refused("the token was accepted before (a replay)", 406)
+        except ValueError as exc:
+            return PlainTextResponse(f"not a Mailgun webhook: {exc}", status_code=400)
+        except mailgun.Refused as exc:
+            log.warning("Mailgun webhook refused: %s", exc)
+            return PlainTextResponse("refused", status_code=exc.status)
+        found = mailgun.notices(hook, handler.tokens)
+        if not found:
+            log.debug("Mailgun %s event: nothing to act on", hook.name)
+        try:
+            for notice in found:
+                if notice.tag is not None and notice.tag.list_name not in lists:
+                    log.warning("Mailgun webhook names list %r, whose key did not sign it",
+                                notice.tag.list_name)  # fmt: skip
+                    continue
+                await handler.suppressor.apply(notice)
+        except Exception:  # the store is down, or a bug: Mailgun retries, the retry must pass
+            log.exception("a Mailgun %s event could not be handled", hook.name)
+            await replays.forget(hook.token)
+            return PlainTextResponse("not handled; retry later", status_code=500)
+        return PlainTextResponse("ok")
+
+    return [Route("/bounces/mailgun", webhook, methods=["POST"])]
