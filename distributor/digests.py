@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select, update
 
-from distributor import errors, registry
+from distributor import digest_windows, errors, registry
 from distributor.config import AppConfig, ChannelConfig
-from distributor.digest_windows import latest_fire, next_fire, trigger
+from distributor.digest_windows import latest_fire, trigger
 from distributor.labels import labels_for
 from distributor.models import Article, ArticleStatus, DigestRun, DigestStatus
 from distributor.rendering import Renderer
@@ -202,12 +202,10 @@ class Digests:
     async def next_window(self, channel: ChannelConfig) -> tuple[datetime, datetime | None]:
         """Where the next digest's window starts, and when it is scheduled to close."""
         assert channel.digest is not None
-        now = self.store.clock()
         cron = trigger(channel.digest, self.app.zone)
-        start = await self.last_end(channel.name)
-        if start is None:
-            start = latest_fire(cron, now) or now - timedelta(days=1)
-        return start, next_fire(cron, max(start, now - timedelta(microseconds=1)))
+        return digest_windows.next_window(
+            cron, await self.last_end(channel.name), self.store.clock()
+        )
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -345,16 +343,19 @@ class Digests:
         except errors.LeaseLost as exc:  # the row is another worker's now: leave it alone
             return outcome(DigestStatus.SENDING, str(exc))
         except errors.TransientDeliveryError as exc:
+            items = len(view.items)
             if exc.in_doubt and policy == "skip":
                 error = f"in doubt, not resent (policy skip): {exc}"
-                await self._finish(row, status=DigestStatus.IN_DOUBT, last_error=error)
+                await self._finish(row, status=DigestStatus.IN_DOUBT, last_error=error, items=items)
                 return outcome(DigestStatus.IN_DOUBT, error)
             final = row.attempts >= MAX_ATTEMPTS
             status = DigestStatus.FAILED if final else DigestStatus.PENDING
-            await self._finish(row, status=status, last_error=str(exc))
+            await self._finish(row, status=status, last_error=str(exc), items=items)
             return outcome(status, str(exc))
         except errors.DeliveryError as exc:
-            await self._finish(row, status=DigestStatus.FAILED, last_error=str(exc))
+            await self._finish(
+                row, status=DigestStatus.FAILED, last_error=str(exc), items=len(view.items)
+            )
             return outcome(DigestStatus.FAILED, str(exc))
         await self._finish(
             row,
