@@ -221,7 +221,8 @@ class Api:
             )
 
     async def drafted(self, story: schemas.StoryIn) -> Drafted:
-        fields = story.model_dump(exclude_none=True)
+        # Only the story's own keys: a correction's ``notice`` is not part of the story.
+        fields = story.model_dump(exclude_none=True, include=set(schemas.StoryIn.model_fields))
         try:
             return await self.newsroom.draft(fields)
         except Invalid as exc:
@@ -319,8 +320,9 @@ class Api:
 
     async def correct_story(self, request: Request, actor: Actor) -> Response:
         story_id = _story_id(request)
-        drafted = await self.drafted(parse_body(schemas.StoryIn, await request.body()))
-        edits = await self.newsroom.correct(actor, story_id, drafted)
+        correction = parse_body(schemas.CorrectionIn, await request.body())
+        drafted = await self.drafted(correction)
+        edits = await self.newsroom.correct(actor, story_id, drafted, correction.notice)
         return await self._action(story_id, edits, f"corrected; {edits} post(s) will be edited")
 
     async def retract_story(self, request: Request, actor: Actor) -> Response:
@@ -406,7 +408,7 @@ ENDPOINTS = (
         "/stories/{id}/correct",
         Api.correct_story,
         "Store a new version; the posts already out are edited",
-        body=schemas.StoryIn,
+        body=schemas.CorrectionIn,
         ok={200: schemas.ActionOut},
         query=(_ID,),
     ),

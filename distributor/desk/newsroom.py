@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distributor import editorial, errors, ingest, registry, unsent
+from distributor.config import CORRECTION_NOTICES
 from distributor.desk import audit
 from distributor.desk.models import Role
 from distributor.ledger import Ledger
@@ -318,18 +319,28 @@ class Newsroom:
 
     # -- actions ----------------------------------------------------------------------------
 
-    async def correct(self, actor: Actor, article_id: int, drafted: Drafted) -> int:
+    async def correct(
+        self, actor: Actor, article_id: int, drafted: Drafted, notice: str | None = None
+    ) -> int:
+        """Store a new version; ``notice`` (``silent`` | ``note``, None: the configured one)
+        is how the edited posts tell readers."""
+        if notice is not None and notice not in CORRECTION_NOTICES:
+            raise Invalid(
+                f"notice: must be one of {', '.join(CORRECTION_NOTICES)}",
+                [("notice", f"must be one of {', '.join(CORRECTION_NOTICES)}")],
+            )
         await self.view(article_id)
         try:
-            edits = await Ledger(self.store).correct(article_id, drafted.draft)
+            edits = await Ledger(self.store).correct(article_id, drafted.draft, notice=notice)
         except ValueError as exc:
             raise Conflict(str(exc)) from None
+        chosen = notice or self.app.corrections.notice
         await audit.record(
             self.store,
             actor.label,
             "correct",
             article_id=article_id,
-            detail=drafted.draft.title,
+            detail=f"{drafted.draft.title} (notice: {chosen})",
             notify=True,
         )
         return edits
