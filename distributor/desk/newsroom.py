@@ -22,6 +22,7 @@ from distributor import editorial, errors, ingest, registry, unsent
 from distributor.config import CORRECTION_NOTICES
 from distributor.desk import audit
 from distributor.desk.models import Role
+from distributor.hooks.events import Notice
 from distributor.ledger import Ledger
 from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
 from distributor.preview import ChannelPreview, excluded_by, preview_story
@@ -416,13 +417,17 @@ class Newsroom:
     async def pause(self, actor: Actor, name: str, reason: str) -> bool:
         self._channel(actor, name)
         reason = reason.strip()[:500] or f"paused by {actor.label}"
-        done = await self.store.pause_channel(name, reason)
+        # The same event a failure's pause announces, saying who paused it rather than which
+        # delivery failed.
+        notice = Notice("channel.paused", {"channel": name, "reason": reason, "actor": actor.label})
+        done = await self.store.pause_channel(name, reason, notice)
         await audit.record(self.store, actor.label, "pause", detail=f"{name}: {reason}")
         return done
 
     async def resume(self, actor: Actor, name: str) -> bool:
         self._channel(actor, name)
-        done = await self.store.resume_channel(name)
+        notice = Notice("channel.resumed", {"channel": name, "actor": actor.label})
+        done = await self.store.resume_channel(name, notice)
         await audit.record(self.store, actor.label, "resume", detail=name, notify=True)
         return done
 
