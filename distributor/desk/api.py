@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from distributor.desk import schemas
+from distributor.desk import schemas, wording
 from distributor.desk.accounts import Accounts
 from distributor.desk.models import ApiToken
 from distributor.desk.newsroom import (
@@ -86,10 +86,6 @@ def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = 
     )
 
 
-def _loc(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "body"
-
-
 def parse_body(model: type[schemas.Model], raw: bytes, optional: bool = False) -> Any:
     if optional and not raw.strip():
         return model()
@@ -99,7 +95,7 @@ def parse_body(model: type[schemas.Model], raw: bytes, optional: bool = False) -
         issues = exc.errors(include_url=False)
         if any(e["type"] == "json_invalid" for e in issues):
             raise _Problem(400, "Bad request", "the body is not valid JSON") from None
-        fields = [(_loc(e), e["msg"]) for e in issues]
+        fields = wording.problems(issues)
         detail = "; ".join(f"{f}: {m}" for f, m in fields)
         raise _Problem(422, "Invalid request", detail, fields=fields) from None
 
