@@ -2,7 +2,8 @@
 
 The desk runs over a real store with a webhook subscriber configured; a worker's run posts
 the queued events to a real HTTP receiver, which must get ``channel.paused`` with who paused
-it and why, then ``channel.resumed``. Pausing a channel already paused announces nothing.
+it and why, then ``channel.resumed``. Pausing a channel already paused announces nothing;
+``distributor channel resume`` announces its resume too.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from distributor.store import Store
 from distributor.web import WebContext, create_app
 from tests.desk.conftest import desk_config, open_desk
 from tests.desk.test_pages import csrf_of, login
-from tests.helpers import write_config
-from tests.ops.test_hooks import SECRET, Receiver, verified
+from tests.helpers import outbox_config, write_config
+from tests.integration.test_cli import cli
+from tests.ops.test_hooks import SECRET, Receiver, hook_rows, verified
+
+NOBODY = "http://127.0.0.1:9/events"  # nothing listens there
 
 
 @pytest_asyncio.fixture
@@ -70,3 +74,23 @@ async def test_a_desk_pause_and_resume_reach_the_hooks(
         ("channel.resumed", {"channel": "telegram", "actor": "user:root"}),
     ]
     assert all(verified(headers, body) for headers, body in cms.got)
+
+
+async def test_channel_resume_on_the_command_line_is_announced(tmp_path: Path) -> None:
+    data = outbox_config(f"sqlite+aiosqlite:///{tmp_path / 'news.sqlite3'}", tmp_path)
+    events = ["channel.resumed"]
+    data["hooks"] = [{"name": "cms", "url": NOBODY, "secret": SECRET, "events": events}]
+    loaded = write_config(tmp_path, data)
+    store = await Store.open(loaded.app.store, auto_upgrade=True)
+    try:
+        await store.pause_channel("telegram", "bot token rotated")
+    finally:
+        await store.close()
+    env = {"DISTRIBUTOR_CONFIG": str(loaded.path)}
+    for expected in ("telegram: resumed", "telegram: was not paused"):
+        resumed = cli("channel", "resume", "telegram", cwd=tmp_path, env=env)
+        assert resumed.returncode == 0 and expected in resumed.stdout, resumed.stderr
+    rows = await hook_rows(loaded)  # nothing listens: the event waits in the queue
+    assert [(r.event, r.payload["data"]) for r in rows] == [
+        ("channel.resumed", {"channel": "telegram", "actor": "cli"})
+    ]
