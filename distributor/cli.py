@@ -316,7 +316,11 @@ def channel_list(state: CliState) -> None:
 def channel_resume(state: CliState, name: str) -> None:
     """Un-pause NAME after fixing what paused it (its queued posts then go out)."""
     _known_channel(state, name)
-    resumed = state.with_store(lambda store: store.resume_channel(name))
+    # Only now: the configuration and the hooks' modules import each other, config first.
+    from distributor.hooks.events import Notice
+
+    notice = Notice("channel.resumed", {"channel": name, "actor": "cli"})
+    resumed = state.with_store(lambda store: store.resume_channel(name, notice))
     echo(f"{name}: {'resumed' if resumed else 'was not paused'}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -416,10 +416,14 @@ class AlertsConfig(Strict):
     )
 
 
+CorrectionNotice = Literal["silent", "note"]
+CORRECTION_NOTICES: tuple[str, ...] = get_args(CorrectionNotice)
+
+
 class CorrectionsConfig(Strict):
     """How corrections tell readers; the words are the `labels` `corrected` and `withdrawn`."""
 
-    notice: Literal["silent", "note"] = Field(
+    notice: CorrectionNotice = Field(
         default="silent",
         description="the default of `correct --notice`: `silent` edits the posts; `note` also "
         "ends them with the `corrected` label, and mails the readers of an email list who got "

@@ -41,3 +41,17 @@ def latest_fire(cron: CronTrigger, now: datetime) -> datetime | None:
                 return fire
             fire = following
     return None
+
+
+def next_window(
+    cron: CronTrigger, last_end: datetime | None, now: datetime
+) -> tuple[datetime, datetime | None]:
+    """Where the next window starts (the last digest's end) and when it is scheduled to close.
+
+    Without a digest yet, the window starts at the latest scheduled time (the first digest
+    lists nothing older).
+    """
+    start = last_end
+    if start is None:
+        start = latest_fire(cron, now) or now - timedelta(days=1)
+    return start, next_fire(cron, max(start, now - timedelta(microseconds=1)))

@@ -5,10 +5,16 @@ workers insert it when the window closes (a conflicting insert does nothing), th
 under a lease exactly like a delivery; a worker that dies mid-send leaves a row whose lease
 expires and another worker takes it over. The platform's ``digest`` hook (see ``registry``)
 turns the list into one post fitted to the platform; the core never imports a platform.
+
+As for deliveries, the adapter calls ``SendContext.about_to_send()`` right before its request,
+which stamps the row's ``started_at`` (only while this worker holds the lease). A row taken
+over with ``started_at`` set may have been posted already: the channel's ``in_doubt`` policy
+decides whether it is sent again (``resend``) or left ``in_doubt`` (``skip``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,9 +23,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select, update
 
-from distributor import errors, registry
+from distributor import digest_windows, errors, registry
 from distributor.config import AppConfig, ChannelConfig
-from distributor.digest_windows import latest_fire, next_fire, trigger
+from distributor.digest_windows import latest_fire, trigger
 from distributor.labels import labels_for
 from distributor.models import Article, ArticleStatus, DigestRun, DigestStatus
 from distributor.rendering import Renderer
@@ -196,12 +202,10 @@ class Digests:
     async def next_window(self, channel: ChannelConfig) -> tuple[datetime, datetime | None]:
         """Where the next digest's window starts, and when it is scheduled to close."""
         assert channel.digest is not None
-        now = self.store.clock()
         cron = trigger(channel.digest, self.app.zone)
-        start = await self.last_end(channel.name)
-        if start is None:
-            start = latest_fire(cron, now) or now - timedelta(days=1)
-        return start, next_fire(cron, max(start, now - timedelta(microseconds=1)))
+        return digest_windows.next_window(
+            cron, await self.last_end(channel.name), self.store.clock()
+        )
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -246,9 +250,31 @@ class Digests:
             result = await session.execute(
                 update(DigestRun)
                 .where(DigestRun.id == row.id, DigestRun.lease_owner == self.owner)
-                .values(lease_owner=None, lease_expires_at=None, updated_at=now, **values)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    started_at=None,
+                    updated_at=now,
+                    **values,
+                )
             )
         return bool(getattr(result, "rowcount", 0))
+
+    async def _mark_started(self, row: DigestRun) -> None:
+        """The send context's hook: the platform call begins, so a crash now leaves doubt."""
+        now = self.store.clock()
+        async with self.store.session() as session, session.begin():
+            result = await session.execute(
+                update(DigestRun)
+                .where(
+                    DigestRun.id == row.id,
+                    DigestRun.lease_owner == self.owner,
+                    DigestRun.status == DigestStatus.SENDING,
+                )
+                .values(started_at=now, updated_at=now)
+            )
+        if not getattr(result, "rowcount", 0):
+            raise errors.LeaseLost("another worker took this digest over", channel=row.channel)
 
     # -- building and sending --------------------------------------------------------------
 
@@ -274,6 +300,18 @@ class Digests:
         return view, render_digest(channel, self.renderer, view)
 
     async def _send(self, channel: ChannelConfig, row: DigestRun) -> DigestOutcome:
+        adapter = self.adapters.get(channel.name)
+        if adapter is None:
+            raise LookupError(f"channel {channel.name!r} is not open in this worker")
+        # An idempotent adapter (the outbox) is never in doubt: sending again repeats nothing.
+        policy = "resend" if adapter.idempotent else channel.in_doubt
+        resending = row.started_at is not None
+        if resending and policy == "skip":
+            error = "in doubt after a crash; channel policy is to skip"
+            await self._finish(row, status=DigestStatus.IN_DOUBT, last_error=error)
+            return DigestOutcome(
+                channel.name, row.window_start, row.window_end, "in_doubt", 0, error
+            )
         try:
             view, message = await self.build(channel, row.window_start, row.window_end)
         except errors.DistributorError as exc:  # no builder, a template error: say so once
@@ -290,9 +328,6 @@ class Digests:
         if message is None:
             await self._finish(row, status=DigestStatus.EMPTY)
             return outcome(DigestStatus.EMPTY)
-        adapter = self.adapters.get(channel.name)
-        if adapter is None:
-            raise LookupError(f"channel {channel.name!r} is not open in this worker")
         # Article id 0 never names a story, so the key never matches a story's post.
         ticket = DeliveryTicket(
             delivery_id=row.id,
@@ -302,15 +337,25 @@ class Digests:
             attempt=row.attempts,
             extra={"digest": row.id},
         )
+        context = SendContext(ticket, functools.partial(self._mark_started, row))
         try:
-            result = await adapter.send(message, SendContext(ticket))
+            result = await adapter.send(message, context)
+        except errors.LeaseLost as exc:  # the row is another worker's now: leave it alone
+            return outcome(DigestStatus.SENDING, str(exc))
         except errors.TransientDeliveryError as exc:
+            items = len(view.items)
+            if exc.in_doubt and policy == "skip":
+                error = f"in doubt, not resent (policy skip): {exc}"
+                await self._finish(row, status=DigestStatus.IN_DOUBT, last_error=error, items=items)
+                return outcome(DigestStatus.IN_DOUBT, error)
             final = row.attempts >= MAX_ATTEMPTS
             status = DigestStatus.FAILED if final else DigestStatus.PENDING
-            await self._finish(row, status=status, last_error=str(exc))
+            await self._finish(row, status=status, last_error=str(exc), items=items)
             return outcome(status, str(exc))
         except errors.DeliveryError as exc:
-            await self._finish(row, status=DigestStatus.FAILED, last_error=str(exc))
+            await self._finish(
+                row, status=DigestStatus.FAILED, last_error=str(exc), items=len(view.items)
+            )
             return outcome(DigestStatus.FAILED, str(exc))
         await self._finish(
             row,
@@ -318,7 +363,7 @@ class Digests:
             items=len(view.items),
             refs=[ref.to_json() for ref in result.refs],
             sent_at=result.sent_at,
-            last_error=None,
+            last_error="in doubt after a crash; resent (policy resend)" if resending else None,
         )
         return outcome(DigestStatus.SENT)
 

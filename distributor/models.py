@@ -208,6 +208,7 @@ class DigestStatus(enum.StrEnum):
     SENT = "sent"
     EMPTY = "empty"  # nothing in the window and `empty: skip`, or the channel's first window
     FAILED = "failed"  # the platform rejected it for good, or attempts ran out
+    IN_DOUBT = "in_doubt"  # may have gone out before a crash; the channel's policy is skip
 
 
 class DigestRun(Base):
@@ -229,6 +230,9 @@ class DigestRun(Base):
     refs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when an attempt's platform call began, cleared when its outcome is recorded: a row
+    # reclaimed with it set may have been posted already (in doubt).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

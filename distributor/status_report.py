@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from distributor import health, registry
+from distributor import digest_status, health, registry
 from distributor.config import AppConfig, ChannelConfig
 from distributor.feeds import status as feed_status
 from distributor.hooks import status as hook_status
@@ -80,6 +80,7 @@ async def collect(store: Store, app: AppConfig, limit: int = 50) -> dict[str, An
         ],
         "articles": [_article_json(a, by_article.get(a.id, {}), configs) for a in articles],
         "feeds": await feed_status.collect(store, app.feeds),
+        "digests": await digest_status.collect(store, app),
         "hooks": await hook_status.collect(store, app.hooks),
         "problems": [
             _delivery_json(d)
@@ -188,6 +189,7 @@ def render(data: dict[str, Any], zone: tzinfo, console: Console) -> None:
         chan.add_row(c["name"], c["platform"], c["target"], state)
     console.print(chan)
     feed_status.render(data.get("feeds", []), zone, console)
+    digest_status.render(data.get("digests", []), zone, console)
     hook_status.render(data.get("hooks", []), console)
     for check in data.get("health", {}).get("checks", []):
         if not check["ok"]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -278,13 +278,23 @@ class Store:
                 await hook_events.enqueue(session, self.hooks, notice.event, notice.data, now)
             return paused
 
-    async def resume_channel(self, channel: str) -> bool:
-        async with self.session() as session:
-            state = await session.get(ChannelState, channel)
-            if state is None or not state.paused:
-                return False
-        await self._upsert_state(channel, paused=False, reason=None, paused_at=None)
-        return True
+    async def resume_channel(self, channel: str, notice: hook_events.Notice | None = None) -> bool:
+        """Un-pause a channel; returns False when it was not paused.
+
+        ``notice`` (``channel.resumed``) is queued for the hooks in the same transaction.
+        """
+        now = self.clock()
+        stmt = (
+            update(ChannelState)
+            .where(ChannelState.channel == channel, ChannelState.paused.is_(True))
+            .values(paused=False, reason=None, paused_at=None, updated_at=now)
+            .returning(ChannelState.channel)
+        )
+        async with self.session() as session, session.begin():
+            resumed = (await session.execute(stmt)).first() is not None
+            if resumed and notice is not None and self.hooks:
+                await hook_events.enqueue(session, self.hooks, notice.event, notice.data, now)
+            return resumed
 
     async def channel_data(self, channel: str) -> dict[str, str]:
         async with self.session() as session:

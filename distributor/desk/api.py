@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from distributor.desk import schemas
+from distributor.desk import schemas, wording
 from distributor.desk.accounts import Accounts
 from distributor.desk.models import ApiToken
 from distributor.desk.newsroom import (
@@ -86,10 +86,6 @@ def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = 
     )
 
 
-def _loc(error: Any) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "body"
-
-
 def parse_body(model: type[schemas.Model], raw: bytes, optional: bool = False) -> Any:
     if optional and not raw.strip():
         return model()
@@ -99,7 +95,7 @@ def parse_body(model: type[schemas.Model], raw: bytes, optional: bool = False) -
         issues = exc.errors(include_url=False)
         if any(e["type"] == "json_invalid" for e in issues):
             raise _Problem(400, "Bad request", "the body is not valid JSON") from None
-        fields = [(_loc(e), e["msg"]) for e in issues]
+        fields = wording.problems(issues)
         detail = "; ".join(f"{f}: {m}" for f, m in fields)
         raise _Problem(422, "Invalid request", detail, fields=fields) from None
 
@@ -221,7 +217,8 @@ class Api:
             )
 
     async def drafted(self, story: schemas.StoryIn) -> Drafted:
-        fields = story.model_dump(exclude_none=True)
+        # Only the story's own keys: a correction's ``notice`` is not part of the story.
+        fields = story.model_dump(exclude_none=True, include=set(schemas.StoryIn.model_fields))
         try:
             return await self.newsroom.draft(fields)
         except Invalid as exc:
@@ -319,8 +316,9 @@ class Api:
 
     async def correct_story(self, request: Request, actor: Actor) -> Response:
         story_id = _story_id(request)
-        drafted = await self.drafted(parse_body(schemas.StoryIn, await request.body()))
-        edits = await self.newsroom.correct(actor, story_id, drafted)
+        correction = parse_body(schemas.CorrectionIn, await request.body())
+        drafted = await self.drafted(correction)
+        edits = await self.newsroom.correct(actor, story_id, drafted, correction.notice)
         return await self._action(story_id, edits, f"corrected; {edits} post(s) will be edited")
 
     async def retract_story(self, request: Request, actor: Actor) -> Response:
@@ -406,7 +404,7 @@ ENDPOINTS = (
         "/stories/{id}/correct",
         Api.correct_story,
         "Store a new version; the posts already out are edited",
-        body=schemas.StoryIn,
+        body=schemas.CorrectionIn,
         ok={200: schemas.ActionOut},
         query=(_ID,),
     ),

@@ -19,8 +19,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distributor import editorial, errors, ingest, registry, unsent
+from distributor.config import CORRECTION_NOTICES
 from distributor.desk import audit
 from distributor.desk.models import Role
+from distributor.hooks.events import Notice
 from distributor.ledger import Ledger
 from distributor.models import Article, ArticleStatus, Delivery, DeliveryStatus, Operation
 from distributor.preview import ChannelPreview, excluded_by, preview_story
@@ -318,18 +320,28 @@ class Newsroom:
 
     # -- actions ----------------------------------------------------------------------------
 
-    async def correct(self, actor: Actor, article_id: int, drafted: Drafted) -> int:
+    async def correct(
+        self, actor: Actor, article_id: int, drafted: Drafted, notice: str | None = None
+    ) -> int:
+        """Store a new version; ``notice`` (``silent`` | ``note``, None: the configured one)
+        is how the edited posts tell readers."""
+        if notice is not None and notice not in CORRECTION_NOTICES:
+            raise Invalid(
+                f"notice: must be one of {', '.join(CORRECTION_NOTICES)}",
+                [("notice", f"must be one of {', '.join(CORRECTION_NOTICES)}")],
+            )
         await self.view(article_id)
         try:
-            edits = await Ledger(self.store).correct(article_id, drafted.draft)
+            edits = await Ledger(self.store).correct(article_id, drafted.draft, notice=notice)
         except ValueError as exc:
             raise Conflict(str(exc)) from None
+        chosen = notice or self.app.corrections.notice
         await audit.record(
             self.store,
             actor.label,
             "correct",
             article_id=article_id,
-            detail=drafted.draft.title,
+            detail=f"{drafted.draft.title} (notice: {chosen})",
             notify=True,
         )
         return edits
@@ -405,13 +417,17 @@ class Newsroom:
     async def pause(self, actor: Actor, name: str, reason: str) -> bool:
         self._channel(actor, name)
         reason = reason.strip()[:500] or f"paused by {actor.label}"
-        done = await self.store.pause_channel(name, reason)
+        # The same event a failure's pause announces, saying who paused it rather than which
+        # delivery failed.
+        notice = Notice("channel.paused", {"channel": name, "reason": reason, "actor": actor.label})
+        done = await self.store.pause_channel(name, reason, notice)
         await audit.record(self.store, actor.label, "pause", detail=f"{name}: {reason}")
         return done
 
     async def resume(self, actor: Actor, name: str) -> bool:
         self._channel(actor, name)
-        done = await self.store.resume_channel(name)
+        notice = Notice("channel.resumed", {"channel": name, "actor": actor.label})
+        done = await self.store.resume_channel(name, notice)
         await audit.record(self.store, actor.label, "resume", detail=name, notify=True)
         return done
 

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from distributor import resources
+from distributor.config import CORRECTION_NOTICES
 from distributor.desk import audit, drawing, i18n
 from distributor.desk.accounts import Accounts
 from distributor.desk.models import User
@@ -395,28 +396,36 @@ class Desk:
             "standfirst": a.standfirst or "", "tags": ", ".join(a.tags), "language": a.language,
             "priority": str(a.priority), "image": a.image or "", "publish_at": "",
         }  # fmt: skip
-        return self.render("correct.html.j2", visit, view=view, values=values, errors={})
+        notice = self.app.corrections.notice
+        return self.render(
+            "correct.html.j2", visit, view=view, values=values, errors={}, notice=notice
+        )
 
     async def correct(self, request: Request, visit: Visit) -> Response:
         story_id = self.story_id(request)
         view = await self.newsroom.view(story_id)
         values = self.form_values(visit)
+        # The notice is the correction's, not the story's: kept apart from its fields.
+        notice = self.field(visit, "notice") or self.app.corrections.notice
         try:
+            if notice not in CORRECTION_NOTICES:
+                raise Invalid("notice", [("notice", visit.t("notice_invalid"))])
             drafted = await self.compose(visit, values)
         except Invalid as exc:
             errors = {f: m for f, m in exc.fields}
             return self.render(
-                "correct.html.j2", visit, 422, view=view, values=values, errors=errors
-            )
+                "correct.html.j2", visit, 422, view=view, values=values, errors=errors,
+                notice=notice,
+            )  # fmt: skip
         if self.field(visit, "action") == "save":
-            edits = await self.newsroom.correct(visit.actor, story_id, drafted)
+            edits = await self.newsroom.correct(visit.actor, story_id, drafted, notice)
             return self.redirect(
                 f"/desk/stories/{story_id}",
                 visit.session,
                 flash=f"v{view.article.version + 1} ({edits})",
             )
         return self.render(
-            "correct.html.j2", visit, view=view, values=values, errors={},
+            "correct.html.j2", visit, view=view, values=values, errors={}, notice=notice,
             previews=self.previews(visit, drafted), drafted=drafted,
         )  # fmt: skip
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from distributor.config import CorrectionNotice
+
 
 def _clean(value: str) -> str:
     # NUL cannot be stored in PostgreSQL text; a lone surrogate cannot be encoded at all.
@@ -76,6 +78,17 @@ class StoryIn(Model):
         description="the id of an earlier story this one updates: it is posted as a reply to "
         "that story's post where the platform allows (`queue --follow-up-of`); a correction "
         "keeps the story's own",
+    )
+
+
+class CorrectionIn(StoryIn):
+    """The new version of a story, and how the edited posts tell readers."""
+
+    notice: CorrectionNotice | None = Field(
+        default=None,
+        description="`silent` edits the posts; `note` also ends them with the `corrected` "
+        "label and mails an email list's readers who got the story a short correction; "
+        "default: the configuration's `corrections.notice`",
     )
 
 

@@ -18,6 +18,7 @@ EventName = Literal[
     "story.corrected",
     "story.retracted",
     "channel.paused",
+    "channel.resumed",
 ]
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the Standard Webhooks prefix, not a secret)
 

@@ -49,5 +49,9 @@ def test_preview_then_send_now_writes_one_digest_and_starts_a_new_window(tmp_pat
     sent_dc = cli("digest", "send", "dc", "--now", cwd=tmp_path, env=env)
     assert "dc: digest sent, 1 stories" in sent_dc.stdout
 
+    status = json.loads(cli("status", "--json", cwd=tmp_path, env=env).stdout)
+    shown = {d["channel"]: [x["status"] for x in d["digests"]] for d in status["digests"]}
+    assert shown == {"tg": ["sent", "empty"], "dc": ["sent", "empty"]}
+
     unknown = cli("digest", "preview", "pigeon", cwd=tmp_path, env=env)
     assert unknown.returncode == 2 and "no channel named 'pigeon'" in unknown.stderr
