@@ -225,9 +225,7 @@ async def test_a_reader_who_leaves_during_the_send_is_skipped(digest_world: Worl
 async def test_an_empty_window_is_skipped_or_mailed_to_every_reader(
     store: Store, store_url: str, smtp_server: FakeSMTP, clock: FakeClock, tmp_path: Path
 ) -> None:
-    async with World.open(
-        store, store_url, smtp_server, clock, tmp_path, digest=DIGEST
-    ) as world:
+    async with World.open(store, store_url, smtp_server, clock, tmp_path, digest=DIGEST) as world:
         await world.subscribe("all@example.org")
         await world.subscribe("sport@example.org", topics=["sport"])
         skipped = await send_now(world)
