@@ -342,3 +342,18 @@ async def test_the_next_digest_lists_only_what_came_after_the_previous_one(
     assert "Story 1" in first and "Story 2" not in first
     assert "Story 2" in second and "Story 1" not in second
     assert timedelta(days=1) > world.clock() - (await digest_rows(world))[-1].window_end
+
+
+async def test_a_digest_template_without_the_unsubscribe_link_fails_the_digest_and_mails_nobody(
+    store: Store, store_url: str, smtp_server: FakeSMTP, clock: FakeClock, tmp_path: Path
+) -> None:
+    own = tmp_path / "templates" / "email"
+    own.mkdir(parents=True)
+    (own / "digest.txt.j2").write_text("{{ title }}\n", encoding="utf-8")
+    async with World.open(store, store_url, smtp_server, clock, tmp_path, digest=DIGEST) as world:
+        await world.subscribe("ada@example.org")
+        await queue(world, 1)
+        outcome = await send_now(world)
+    assert outcome.status == "failed"
+    assert "must show {{ unsubscribe_url }}" in str(outcome.error)
+    assert smtp_server.messages == []
