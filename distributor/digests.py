@@ -294,6 +294,7 @@ class Digests:
             items=tuple(items),
             empty_text=labels["digest_empty"],
             language=language,
+            label_overrides=self.app.labels,
         )
         if not items and channel.digest.empty == "skip":
             return view, None
@@ -335,7 +336,8 @@ class Digests:
             channel=channel.name,
             version=1,
             attempt=row.attempts,
-            extra={"digest": row.id},
+            # The title names the outbox file of a dry run: one per digest, not one for all.
+            extra={"digest": row.id, "title": f"digest {row.id} {view.title}"},
         )
         context = SendContext(ticket, functools.partial(self._mark_started, row))
         try:

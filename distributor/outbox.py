@@ -53,6 +53,7 @@ class OutboxAdapter:
         self.supports_edit: bool = getattr(builder, "supports_edit", True)
         self.supports_delete: bool = getattr(builder, "supports_delete", True)
         self.sends_notices: bool = getattr(builder, "sends_notices", False)
+        self.threads_follow_ups: bool = getattr(builder, "threads_follow_ups", False)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
@@ -80,7 +81,12 @@ class OutboxAdapter:
         return MessageRef(target=self.config.name, message_id=path.name, kind="outbox")
 
     async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
-        ref = await self._write("send", message, (), context)
+        # A builder whose platform threads a follow-up to the original (email's "Update:"
+        # mail) gets the original's post, so the file holds the mail live would send.
+        replying: tuple[MessageRef, ...] = ()
+        if context.reply_to is not None and self.threads_follow_ups:
+            replying = (context.reply_to,)
+        ref = await self._write("send", message, replying, context)
         return SendResult(refs=(ref,), sent_at=self.clock())
 
     async def edit(

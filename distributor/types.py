@@ -186,3 +186,6 @@ class DigestView:
     items: tuple[DigestItem, ...]
     empty_text: str
     language: str = "en"
+    # The admin's words per language (``labels:``): for a builder that words the digest in
+    # another language than ``language`` (an email list's own).
+    label_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

@@ -11,6 +11,8 @@ from distributor_channels.email.config import (
     CONFIRM_TEXT_TEMPLATE,
     DEFAULT_HTML_TEMPLATE,
     DEFAULT_TEXT_TEMPLATE,
+    DIGEST_HTML_TEMPLATE,
+    DIGEST_TEXT_TEMPLATE,
     WEB_TEMPLATES,
     WELCOME_HTML_TEMPLATE,
     WELCOME_TEXT_TEMPLATE,
@@ -23,12 +25,14 @@ def _templates(config: EmailChannelConfig) -> Sequence[str]:
     # The confirmation and welcome emails and the web pages too: check-config catches a
     # broken one.
     welcome = [WELCOME_HTML_TEMPLATE, WELCOME_TEXT_TEMPLATE] if config.welcome_email else []
+    digest = [DIGEST_HTML_TEMPLATE, DIGEST_TEXT_TEMPLATE] if config.digest is not None else []
     return [
         config.template or DEFAULT_HTML_TEMPLATE,
         config.text_template or DEFAULT_TEXT_TEMPLATE,
         CONFIRM_HTML_TEMPLATE,
         CONFIRM_TEXT_TEMPLATE,
         *welcome,
+        *digest,
         *WEB_TEMPLATES,
     ]
 
@@ -70,6 +74,7 @@ SPEC = platform_spec(
     adapter="distributor_channels.email.adapter:EmailAdapter",
     templates=_templates,
     preview="distributor_channels.email.preview:preview",
+    digest="distributor_channels.email.digest:render_digest",
     commands={"subscribers": "distributor_channels.email.cli:subscribers"},
     command_help={"subscribers": "Email subscribers: add, import, list, remove, export."},
     models="distributor_channels.email.models",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,14 +24,17 @@ from distributor.logs import install_redaction
 from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.types import MessageRef, RenderedMessage, SendResult
-from distributor_channels.email import addresses, smtp
+from distributor_channels.email import addresses, digest, smtp
 from distributor_channels.email.config import EmailChannelConfig
 from distributor_channels.email.dkim import DkimKeyError, DkimSigner, signer_for
 from distributor_channels.email.fanout import FanOut, Report
 from distributor_channels.email.links import Links
 from distributor_channels.email.message import (
     Recipient,
+    StoryMessage,
     build_story,
+    digest_id_base,
+    digest_message_id,
     message_id,
     message_id_base,
     original_article,
@@ -39,7 +42,7 @@ from distributor_channels.email.message import (
 from distributor_channels.email.models import SendStatus
 from distributor_channels.email.notices import NoticeMailer
 from distributor_channels.email.payload import EmailPayloads
-from distributor_channels.email.sendlog import Claimed, SendLog
+from distributor_channels.email.sendlog import DIGESTS, Claimed, SendLog
 from distributor_channels.email.verp import BounceTokens
 
 # Concurrent "sent" commits on PostgreSQL (SQLite has a single writer: one). The second lane
@@ -95,7 +98,8 @@ class EmailAdapter:
                 await task
 
     async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
-        """Mail the story to every confirmed reader of the list whose topics match its tags.
+        """Mail the story to every confirmed reader of the list whose topics match its tags
+        (a digest: to every reader following a topic of one story it lists, see ``digest``).
 
         Raises:
             errors.TransientDeliveryError: some readers were deferred (4xx) or the server was
@@ -116,8 +120,9 @@ class EmailAdapter:
     async def _send(
         self, store: Store, message: RenderedMessage, context: SendContext
     ) -> SendResult:
+        if digest.is_digest(message.payload):
+            return await self._send_digest(store, message, context)
         links = self._links()
-        signer = await self._dkim()
         # A developing story's update goes, threaded, to the readers who got the original.
         reply = context.reply_to
         original = original_article(reply.message_id) if reply is not None else None
@@ -135,14 +140,7 @@ class EmailAdapter:
                 "send",
                 "the story was retracted before it was mailed",
             )
-        try:
-            story = build_story(
-                self.email, message.payload, self.core.clock(), update=original is not None
-            )
-        except (ValueError, KeyError) as exc:
-            raise smtp.error(
-                errors.PermanentDeliveryError, self.email, "send", f"unusable message: {exc}"
-            ) from exc
+        story = self._build(message, update=original is not None)
         list_name, domain = self.email.list_name, self.email.domain  # parsed once, not per reader
 
         def recipient(reader: Claimed) -> Recipient:
@@ -156,19 +154,76 @@ class EmailAdapter:
                 else message_id(list_name, domain, original, sid),
             )
 
+        tags = list(message.payload.get("tags", ()))
+        report = await self._fan_out(store, log, story, tags, recipient, context, names_story=True)
+        ref = MessageRef(list_name, message_id_base(self.email, context.article_id), kind="email")
+        return self._result(report, ref)
+
+    async def _send_digest(
+        self, store: Store, message: RenderedMessage, context: SendContext
+    ) -> SendResult:
+        """A digest (``context.delivery_id`` is the digest's id) to the list's readers, through
+        the story's fan-out with the digest's own per-reader ledger."""
+        links = self._links()
+        digest_id = context.delivery_id
+        owner = f"d{digest_id}:{secrets.token_hex(6)}"
+        log = SendLog(store, digest_id, owner=owner, ledger=DIGESTS)
+        mail = self._build(message)
+        topics = await digest.audience(store, message.payload.get("stories", ()))
+        list_name, domain = self.email.list_name, self.email.domain
+
+        def recipient(reader: Claimed) -> Recipient:
+            sid = reader.subscriber_id
+            return Recipient(
+                address=reader.address,
+                message_id=digest_message_id(list_name, domain, digest_id, sid),
+                unsubscribe_url=links.unsubscribe(list_name, sid, reader.address),
+            )
+
+        report = await self._fan_out(
+            store, log, mail, topics, recipient, context, names_story=False
+        )
+        ref = MessageRef(list_name, digest_id_base(self.email, digest_id), kind="email")
+        return self._result(report, ref)
+
+    def _build(self, message: RenderedMessage, *, update: bool = False) -> StoryMessage:
+        try:
+            return build_story(self.email, message.payload, self.core.clock(), update=update)
+        except (ValueError, KeyError) as exc:
+            raise smtp.error(
+                errors.PermanentDeliveryError, self.email, "send", f"unusable message: {exc}"
+            ) from exc
+
+    async def _fan_out(
+        self,
+        store: Store,
+        log: SendLog,
+        mail: StoryMessage,
+        tags: Sequence[str] | None,
+        recipient: Callable[[Claimed], Recipient],
+        context: SendContext,
+        *,
+        names_story: bool,
+    ) -> Report:
+        """Mail ``mail`` to the readers ``log`` holds (``tags`` None: every reader of the list).
+
+        ``names_story``: each Return-Path names the story, so a bounce is counted against it.
+        """
+        signer = await self._dkim()
+        list_name = self.email.list_name
         envelope = None
         if self.email.bounces is not None:
             tokens = BounceTokens(*self._secrets())
             bounce_address = addresses.mailbox(self.email.bounces.address)[1]
-            article_id = context.article_id
+            article_id = context.article_id if names_story else None
 
             def envelope(reader: Claimed) -> str:
                 return tokens.address(bounce_address, list_name, reader.subscriber_id, article_id)
 
         fanout = FanOut(
             config=self.email,
-            story=story,
-            tags=list(message.payload.get("tags", ())),
+            story=mail,
+            tags=tags,
             log=log,
             article_id=context.article_id,
             recipient=recipient,
@@ -181,7 +236,7 @@ class EmailAdapter:
         )
         report = await _run_to_completion(fanout)
         self.last_report = report
-        return self._result(report, context)
+        return report
 
     async def edit(
         self, refs: Sequence[MessageRef], message: RenderedMessage, context: SendContext
@@ -249,16 +304,11 @@ class EmailAdapter:
     def _broken(self, reason: str) -> errors.ChannelBroken:
         return smtp.error(errors.ChannelBroken, self.email, "send", reason)
 
-    def _result(self, report: Report, context: SendContext) -> SendResult:
+    def _result(self, report: Report, ref: MessageRef) -> SendResult:
         counts = report.counts
         note = _note(counts, report.total)
         if report.fatal is not None:
             raise report.fatal
-        ref = MessageRef(
-            target=self.email.list_name,
-            message_id=message_id_base(self.email, context.article_id),
-            kind="email",
-        )
         if report.retracted:
             # Done with the readers mailed so far: the ledger sees the retraction and sends
             # them the withdrawal notice next.

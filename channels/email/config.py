@@ -19,6 +19,9 @@ CONFIRM_TEXT_TEMPLATE = "email/confirm.txt.j2"
 DEFAULT_CONFIRM_SUBJECT = "Please confirm your subscription"  # then said in the list's language
 WELCOME_HTML_TEMPLATE = "email/welcome.html.j2"
 WELCOME_TEXT_TEMPLATE = "email/welcome.txt.j2"
+# A digest newsletter; an admin's own ``email/digest.*.j2`` in the templates folder wins.
+DIGEST_HTML_TEMPLATE = "email/digest.html.j2"
+DIGEST_TEXT_TEMPLATE = "email/digest.txt.j2"
 DEFAULT_WELCOME_SUBJECT = "Welcome to {list}"  # then said in the reader's language
 # The readers' web pages (``distributor web``); an admin's folder may override any of them.
 WEB_TEMPLATES = (

@@ -80,7 +80,7 @@ class FanOut:
         *,
         config: EmailChannelConfig,
         story: StoryMessage,
-        tags: Sequence[str],
+        tags: Sequence[str] | None,  # the readers' topics that get it; None: every reader
         log: SendLog,
         article_id: int,
         recipient: Callable[[Claimed], Recipient],

@@ -60,6 +60,24 @@ def message_id(list_name: str, domain: str, article_id: int, subscriber_id: int)
     return f"<a{article_id}.{list_name}.r{subscriber_id}@{domain}>"
 
 
+DIGEST_KIND = "digest"
+"""``payload["kind"]`` of a digest: the adapter mails it to the list with its own ledger."""
+
+
+def is_digest(payload: Mapping[str, Any]) -> bool:
+    return payload.get("kind") == DIGEST_KIND
+
+
+def digest_id_base(config: EmailChannelConfig, digest_id: int) -> str:
+    """What identifies a digest's emails: ``d<digest>.<list>@<domain>``."""
+    return f"d{digest_id}.{config.list_name}@{config.domain}"
+
+
+def digest_message_id(list_name: str, domain: str, digest_id: int, subscriber_id: int) -> str:
+    """Stable per (digest, reader), like a story's: a resend carries the same Message-ID."""
+    return f"<d{digest_id}.{list_name}.r{subscriber_id}@{domain}>"
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """What differs between two readers' copies of a story."""
@@ -216,18 +234,30 @@ def preview_message(
     operation: str,
     message: RenderedMessage | None,
     refs: Sequence[MessageRef],
+    *,
+    update_of: int | None = None,
 ) -> bytes:
-    """The message one sample reader would get, for the outbox (the dry run)."""
+    """The message one sample reader (id 0) would get, for the outbox (the dry run).
+
+    ``update_of``: the story is the follow-up of that article, so it is the "Update: …" mail
+    threaded to the sample reader's copy of the original, as live sends it. A digest's sample
+    carries digest id 0: the digest's row is not known to the builder.
+    """
     now = datetime.now(UTC)
-    article_id = int(message.payload.get("article_id", 0)) if message is not None else 0
-    reader = Recipient(
-        address=PREVIEW_RECIPIENT,
-        message_id=message_id(config.list_name, config.domain, article_id, 0),
-        unsubscribe_url=PREVIEW_UNSUBSCRIBE,
-    )
     if message is None or operation == "delete":
         return _notice(config, operation, refs, now)
-    return build_story(config, message.payload, now).raw(reader)
+    list_name, domain = config.list_name, config.domain
+    if is_digest(message.payload):
+        sample_id = digest_message_id(list_name, domain, 0, 0)
+    else:
+        sample_id = message_id(list_name, domain, int(message.payload.get("article_id", 0)), 0)
+    reader = Recipient(
+        address=PREVIEW_RECIPIENT,
+        message_id=sample_id,
+        unsubscribe_url=PREVIEW_UNSUBSCRIBE,
+        in_reply_to=None if update_of is None else message_id(list_name, domain, update_of, 0),
+    )
+    return build_story(config, message.payload, now, update=update_of is not None).raw(reader)
 
 
 def _notice(

@@ -1,7 +1,8 @@
-"""Email tables: the subscribers of each list, and the per-recipient send ledger.
+"""Email tables: the subscribers of each list, and the per-recipient send ledgers.
 
-The ledger has one row per (delivery, subscriber); its primary key is that pair, so a reader
-can be recorded for a story once, whatever crashes and retries happen.
+A story's ledger has one row per (delivery, subscriber), a digest's one per (digest,
+subscriber); the primary key is that pair, so a reader can be recorded for a mail once,
+whatever crashes and retries happen.
 """
 
 from __future__ import annotations
@@ -109,12 +110,10 @@ class Confirmation(Base):
     )
 
 
-class EmailSend(Base):
-    __tablename__ = "email_sends"
+class LedgerRow:
+    """The columns every per-reader send ledger shares (a story's, a digest's): one row per
+    (mail, reader), moving ``pending → sending → sent`` (see ``SendStatus``)."""
 
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
-    )
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("email_subscribers.id", ondelete="CASCADE"), primary_key=True
     )
@@ -127,7 +126,30 @@ class EmailSend(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+
+class EmailSend(LedgerRow, Base):
+    """A story's ledger: one row per (delivery, reader)."""
+
+    __tablename__ = "email_sends"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+
     __table_args__ = (Index("ix_email_sends_delivery_status", "delivery_id", "status"),)
+
+
+class EmailDigestSend(LedgerRow, Base):
+    """A digest's ledger: one row per (digest, reader), so a digest, which is no story and has
+    no delivery, is mailed to each reader at most once like a story."""
+
+    __tablename__ = "email_digest_sends"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_email_digest_sends_digest_status", "digest_id", "status"),)
 
 
 class BounceKind:

@@ -6,6 +6,7 @@ cheaply for each reader, so a 50,000-reader list costs one render, not 50,000.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -28,6 +29,7 @@ from distributor_channels.email.message import (
     PREVIEW_RECIPIENT,
     PREVIEW_UNSUBSCRIBE,
     clean_subject,
+    original_article,
     preview_message,
 )
 from distributor_channels.email.notices import build_notice
@@ -44,6 +46,9 @@ class EmailPayloads:
     supports_edit: ClassVar[bool] = False
     supports_delete: ClassVar[bool] = False
     sends_notices: ClassVar[bool] = True
+    # A follow-up is the "Update: …" mail threaded to the original: the outbox hands a send
+    # the original's post, so the dry run writes that mail too.
+    threads_follow_ups: ClassVar[bool] = True
 
     def __init__(self, config: EmailChannelConfig, renderer: Renderer) -> None:
         self.config = config
@@ -124,7 +129,21 @@ class EmailPayloads:
                 date=datetime.now(UTC),
             )
             return OutboxEntry(".eml", notice)
-        return OutboxEntry(".eml", preview_message(self.config, operation, message, refs))
+        update_of = None
+        if operation == "send" and refs:
+            update_of = _original_of(refs[0])
+        mail = preview_message(self.config, operation, message, refs, update_of=update_of)
+        return OutboxEntry(".eml", mail)
+
+
+def _original_of(ref: MessageRef) -> int | None:
+    """The article of the original's post a follow-up replies to."""
+    found = original_article(ref.message_id)  # live: ``a<article>.<list>@<domain>``
+    if found is None:
+        # A dry run's post is the outbox file, named after its article: ``00012-…``.
+        match = re.match(r"(\d+)-", ref.message_id)
+        found = int(match.group(1)) if match else None
+    return found
 
 
 def notice_parts(view: ArticleView, title: str, list_name: str, unsubscribe: str) -> dict[str, str]:

@@ -12,15 +12,16 @@ answered (see ``_postgres``).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import Update, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from distributor.models import UTCDateTime
-from distributor_channels.email.models import EmailSend, SendStatus
-from distributor_channels.email.sendlog import SendLog
+from distributor_channels.email.models import SendStatus
+from distributor_channels.email.sendlog import Ledger, SendLog
 
 # Once PostgreSQL has received COMMIT it commits even if this worker dies before writing the
 # "." that follows: those readers are then recorded "sent" without the message. Not waiting
@@ -31,27 +32,33 @@ _FAST_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 _FAST_COMMIT_SESSION = "SET synchronous_commit TO OFF"
 
 # The rows this worker still owns and has not recorded yet; the others stay as they are.
+# ``{table}`` and ``{key}`` name the ledger (a story's or a digest's), filled in once per send.
 _SQLITE = (
-    "UPDATE email_sends SET status = 'sent', sent_at = ?, updated_at = ? "
-    "WHERE delivery_id = ? AND owner = ? AND status = 'sending' AND subscriber_id IN ({ids}) "
+    "UPDATE {table} SET status = 'sent', sent_at = ?, updated_at = ? "
+    "WHERE {key} = ? AND owner = ? AND status = 'sending' AND subscriber_id IN ({ids}) "
     "RETURNING subscriber_id"
 )
 _POSTGRES = (
-    "UPDATE email_sends SET status = 'sent', sent_at = $1, updated_at = $1 "
-    "WHERE delivery_id = $2 AND owner = $3 AND status = 'sending' "
+    "UPDATE {table} SET status = 'sent', sent_at = $1, updated_at = $1 "
+    "WHERE {key} = $2 AND owner = $3 AND status = 'sending' "
     "AND subscriber_id = ANY($4::integer[]) RETURNING subscriber_id"
 )
-_PORTABLE = (
-    update(EmailSend)
-    .where(
-        EmailSend.delivery_id == bindparam("b_delivery"),
-        EmailSend.subscriber_id.in_(bindparam("b_ids", expanding=True)),
-        EmailSend.owner == bindparam("b_owner"),
-        EmailSend.status == SendStatus.SENDING,
+
+
+@functools.cache
+def _portable(ledger: Ledger) -> Update:
+    rows = ledger.rows
+    return (
+        update(rows)
+        .where(
+            ledger.column == bindparam("b_key"),
+            rows.subscriber_id.in_(bindparam("b_ids", expanding=True)),
+            rows.owner == bindparam("b_owner"),
+            rows.status == SendStatus.SENDING,
+        )
+        .values(status=SendStatus.SENT, sent_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+        .returning(rows.subscriber_id)
     )
-    .values(status=SendStatus.SENT, sent_at=bindparam("b_now"), updated_at=bindparam("b_now"))
-    .returning(EmailSend.subscriber_id)
-)
 
 
 class SentRecorder:
@@ -63,6 +70,10 @@ class SentRecorder:
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._kind = "portable"
+        names = {"table": log.ledger.table, "key": log.ledger.key, "ids": "{ids}"}
+        self._sqlite_sql = _SQLITE.format(**names)
+        self._postgres_sql = _POSTGRES.format(**names)
+        self._portable_sql = _portable(log.ledger)
 
     async def __call__(self, subscriber_ids: Collection[int]) -> set[int]:
         """Returns the ids recorded."""
@@ -102,8 +113,8 @@ class SentRecorder:
 
     async def _sqlite(self, ids: list[int]) -> set[int]:
         now = self._now()
-        sql = _SQLITE.format(ids=",".join("?" * len(ids)))
-        params = (now, now, self.log.delivery_id, self.log.owner, *ids)
+        sql = self._sqlite_sql.format(ids=",".join("?" * len(ids)))
+        params = (now, now, self.log.mail_id, self.log.owner, *ids)
         try:
             rows = await self._driver.execute_fetchall(sql, params)
             await self._driver.commit()
@@ -124,7 +135,7 @@ class SentRecorder:
             await driver.execute("BEGIN")
         try:
             rows = await driver.fetch(
-                _POSTGRES, self._now(), self.log.delivery_id, self.log.owner, ids
+                self._postgres_sql, self._now(), self.log.mail_id, self.log.owner, ids
             )
             await driver.execute("COMMIT")
         except BaseException:
@@ -150,14 +161,14 @@ class SentRecorder:
     async def _portable(self, ids: list[int]) -> set[int]:
         assert self._conn is not None
         params = {
-            "b_delivery": self.log.delivery_id,
+            "b_key": self.log.mail_id,
             "b_ids": ids,
             "b_owner": self.log.owner,
             "b_now": self.log.store.clock(),
         }
         if self.log.store.dialect == "postgresql":
             await self._conn.execute(text(_FAST_COMMIT))
-        rows = await self._conn.execute(_PORTABLE, params)
+        rows = await self._conn.execute(self._portable_sql, params)
         recorded = {int(sid) for sid in rows.scalars().all()}
         await self._conn.commit()
         return recorded

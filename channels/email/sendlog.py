@@ -1,4 +1,8 @@
-"""The per-recipient send ledger of one delivery: who gets the story, who got it.
+"""The per-recipient send ledger of one mail: who gets it, who got it.
+
+A story's rows are keyed by its delivery (``email_sends``), a digest's by the digest
+(``email_digest_sends``); both take the same path through this module, the fan-out and the
+group commits, so a digest has every guarantee a story has.
 
 Rows move ``pending → sending → sent`` (or deferred, bounced, failed, skipped). Only the
 delivery's current worker touches them (the dispatcher's lease guarantees one), and every write
@@ -11,12 +15,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, false, func, literal, or_, select, true, update
 
 from distributor.models import Article, ArticleStatus, Delivery, UTCDateTime
 from distributor.store import Store
 from distributor_channels.email import topics as topic_codec
-from distributor_channels.email.models import EmailSend, SendStatus, Subscriber, SubscriberStatus
+from distributor_channels.email.models import (
+    EmailDigestSend,
+    EmailSend,
+    SendStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """Which ledger table a send writes, and the column naming its mail."""
+
+    rows: type[EmailSend | EmailDigestSend]
+    key: str
+
+    @property
+    def table(self) -> str:
+        return str(self.rows.__tablename__)
+
+    @property
+    def column(self) -> ColumnElement[int]:
+        column: ColumnElement[int] = getattr(self.rows, self.key)
+        return column
+
+
+STORIES = Ledger(EmailSend, "delivery_id")
+DIGESTS = Ledger(EmailDigestSend, "digest_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,31 +71,41 @@ class SendLog:
     def __init__(
         self,
         store: Store,
-        delivery_id: int,
+        mail_id: int,
         owner: str,
         *,
         readers_of: tuple[int, str] | None = None,
+        ledger: Ledger = STORIES,
     ) -> None:
         self.store = store
-        self.delivery_id = delivery_id
+        self.mail_id = mail_id  # the delivery (a story) or the digest whose readers these are
         self.owner = owner
+        self.ledger = ledger
+        self.rows = ledger.rows
         # A follow-up: (original article, channel) whose readers alone get this story.
         self.readers_of = readers_of
 
-    async def populate(self, list_name: str, tags: Sequence[str]) -> int:
-        """Fix the audience on the first attempt: every confirmed reader whose topics match.
+    def _mine(self) -> ColumnElement[bool]:
+        """This mail's rows."""
+        return self.ledger.column == self.mail_id
+
+    async def populate(self, list_name: str, tags: Sequence[str] | None) -> int:
+        """Fix the audience on the first attempt: every confirmed reader whose topics match
+        (``tags`` None: every confirmed reader).
 
         Later attempts keep that audience (a reader who joins an hour later does not get an old
         story in a retry). Returns how many readers the delivery has.
         """
         async with self.store.session() as session, session.begin():
-            existing = await session.scalar(
-                select(func.count()).where(EmailSend.delivery_id == self.delivery_id)
-            )
+            existing = await session.scalar(select(func.count()).where(self._mine()))
             if existing:
                 return int(existing)
+            if self.readers_of is not None:
+                wanted = self._got_original(*self.readers_of)
+            else:
+                wanted = true() if tags is None else _wants(tags)
             audience = select(
-                literal(self.delivery_id),
+                literal(self.mail_id),
                 Subscriber.id,
                 literal(SendStatus.PENDING),
                 literal(0),
@@ -72,20 +113,17 @@ class SendLog:
             ).where(
                 Subscriber.list_name == list_name,
                 Subscriber.status == SubscriberStatus.CONFIRMED,
-                _wants(tags) if self.readers_of is None else self._got_original(*self.readers_of),
+                wanted,
             )
+            key = self.ledger.key
             insert = (
-                self.store.insert(EmailSend)
-                .from_select(
-                    ["delivery_id", "subscriber_id", "status", "attempts", "updated_at"], audience
-                )
-                .on_conflict_do_nothing(index_elements=["delivery_id", "subscriber_id"])
+                self.store.insert(self.ledger.rows)
+                .from_select([key, "subscriber_id", "status", "attempts", "updated_at"], audience)
+                .on_conflict_do_nothing(index_elements=[key, "subscriber_id"])
             )
             await session.execute(insert)
             # Counted, not rowcount: psycopg reports -1 for INSERT … SELECT … ON CONFLICT.
-            audience_size = await session.scalar(
-                select(func.count()).where(EmailSend.delivery_id == self.delivery_id)
-            )
+            audience_size = await session.scalar(select(func.count()).where(self._mine()))
             return int(audience_size or 0)
 
     @staticmethod
@@ -105,10 +143,10 @@ class SendLog:
         pending. "sending" means the final "." was never sent, so the server dropped them."""
         async with self.store.session() as session, session.begin():
             result = await session.execute(
-                update(EmailSend)
+                update(self.rows)
                 .where(
-                    EmailSend.delivery_id == self.delivery_id,
-                    EmailSend.status.in_([SendStatus.SENDING, SendStatus.DEFERRED]),
+                    self._mine(),
+                    self.rows.status.in_([SendStatus.SENDING, SendStatus.DEFERRED]),
                 )
                 .values(status=SendStatus.PENDING, owner=None, updated_at=self.store.clock())
             )
@@ -121,12 +159,12 @@ class SendLog:
         """
         now = self.store.clock()
         due = (
-            select(EmailSend.subscriber_id)
+            select(self.rows.subscriber_id)
             .where(
-                EmailSend.delivery_id == self.delivery_id,
-                EmailSend.status == SendStatus.PENDING,
+                self._mine(),
+                self.rows.status == SendStatus.PENDING,
             )
-            .order_by(EmailSend.subscriber_id)
+            .order_by(self.rows.subscriber_id)
             .limit(limit)
             .scalar_subquery()
         )
@@ -134,19 +172,19 @@ class SendLog:
             ids = list(
                 (
                     await session.scalars(
-                        update(EmailSend)
+                        update(self.rows)
                         .where(
-                            EmailSend.delivery_id == self.delivery_id,
-                            EmailSend.subscriber_id.in_(due),
-                            EmailSend.status == SendStatus.PENDING,
+                            self._mine(),
+                            self.rows.subscriber_id.in_(due),
+                            self.rows.status == SendStatus.PENDING,
                         )
                         .values(
                             status=SendStatus.SENDING,
                             owner=self.owner,
-                            attempts=EmailSend.attempts + 1,
+                            attempts=self.rows.attempts + 1,
                             updated_at=now,
                         )
-                        .returning(EmailSend.subscriber_id)
+                        .returning(self.rows.subscriber_id)
                         .execution_options(synchronize_session=False)
                     )
                 ).all()
@@ -163,10 +201,10 @@ class SendLog:
             gone = [sid for sid, _address, status in rows if status != SubscriberStatus.CONFIRMED]
             if gone:
                 await session.execute(
-                    update(EmailSend)
+                    update(self.rows)
                     .where(
-                        EmailSend.delivery_id == self.delivery_id,
-                        EmailSend.subscriber_id.in_(gone),
+                        self._mine(),
+                        self.rows.subscriber_id.in_(gone),
                     )
                     .values(status=SendStatus.SKIPPED, last_error="left the list", updated_at=now)
                 )
@@ -181,11 +219,11 @@ class SendLog:
         async with self.store.session() as session, session.begin():
             for outcome in outcomes:
                 await session.execute(
-                    update(EmailSend)
+                    update(self.rows)
                     .where(
-                        EmailSend.delivery_id == self.delivery_id,
-                        EmailSend.subscriber_id == outcome.subscriber_id,
-                        EmailSend.owner == self.owner,
+                        self._mine(),
+                        self.rows.subscriber_id == outcome.subscriber_id,
+                        self.rows.owner == self.owner,
                     )
                     .values(status=outcome.status, last_error=outcome.error[:1000], updated_at=now)
                 )
@@ -206,11 +244,11 @@ class SendLog:
         """Give back rows claimed but never begun (the send is stopping)."""
         async with self.store.session() as session, session.begin():
             result = await session.execute(
-                update(EmailSend)
+                update(self.rows)
                 .where(
-                    EmailSend.delivery_id == self.delivery_id,
-                    EmailSend.owner == self.owner,
-                    EmailSend.status == SendStatus.SENDING,
+                    self._mine(),
+                    self.rows.owner == self.owner,
+                    self.rows.status == SendStatus.SENDING,
                 )
                 .values(status=SendStatus.PENDING, owner=None, updated_at=self.store.clock())
             )
@@ -219,17 +257,17 @@ class SendLog:
     async def counts(self) -> dict[str, int]:
         async with self.store.session() as session:
             rows = await session.execute(
-                select(EmailSend.status, func.count())
-                .where(EmailSend.delivery_id == self.delivery_id)
-                .group_by(EmailSend.status)
+                select(self.rows.status, func.count())
+                .where(self._mine())
+                .group_by(self.rows.status)
             )
             return {status: int(n) for status, n in rows}
 
     async def first_error(self, status: str) -> str | None:
         async with self.store.session() as session:
             return await session.scalar(
-                select(EmailSend.last_error)
-                .where(EmailSend.delivery_id == self.delivery_id, EmailSend.status == status)
+                select(self.rows.last_error)
+                .where(self._mine(), self.rows.status == status)
                 .limit(1)
             )
 
