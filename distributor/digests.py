@@ -14,6 +14,8 @@ decides whether it is sent again (``resend``) or left ``in_doubt`` (``skip``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Mapping, Sequence
@@ -32,7 +34,13 @@ from distributor.rendering import Renderer
 from distributor.send_context import SendContext
 from distributor.store import Store
 from distributor.summary import lead_sentences
-from distributor.types import DeliveryTicket, DigestItem, DigestView, RenderedMessage
+from distributor.types import (
+    DeliveryTicket,
+    DigestItem,
+    DigestView,
+    RenderedMessage,
+    SendResult,
+)
 
 if TYPE_CHECKING:
     from distributor.adapter import ChannelAdapter
@@ -146,6 +154,8 @@ class Digests:
         self.renderer = renderer
         self.owner = owner
         self.lease = timedelta(seconds=app.dispatch.lease_seconds)
+        # As the dispatcher does: a third of the lease, so two renewals may fail before it ends.
+        self.renew_every = app.dispatch.lease_seconds / 3
 
     # -- windows ---------------------------------------------------------------------------
 
@@ -341,7 +351,7 @@ class Digests:
         )
         context = SendContext(ticket, functools.partial(self._mark_started, row))
         try:
-            result = await adapter.send(message, context)
+            result = await self._send_leased(adapter, message, context, row)
         except errors.LeaseLost as exc:  # the row is another worker's now: leave it alone
             return outcome(DigestStatus.SENDING, str(exc))
         except errors.TransientDeliveryError as exc:
@@ -368,6 +378,34 @@ class Digests:
             last_error="in doubt after a crash; resent (policy resend)" if resending else None,
         )
         return outcome(DigestStatus.SENT)
+
+    async def _send_leased(
+        self,
+        adapter: ChannelAdapter,
+        message: RenderedMessage,
+        context: SendContext,
+        row: DigestRun,
+    ) -> SendResult:
+        """The adapter's send, with the row's lease renewed while it runs: an email digest to a
+        big list takes minutes, and another worker must not take over a send that is alive."""
+        renewer = asyncio.create_task(self._keep_leased(row))
+        try:
+            return await adapter.send(message, context)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _keep_leased(self, row: DigestRun) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            now = self.store.clock()
+            async with self.store.session() as session, session.begin():
+                await session.execute(
+                    update(DigestRun)
+                    .where(DigestRun.id == row.id, DigestRun.lease_owner == self.owner)
+                    .values(lease_expires_at=now + self.lease, updated_at=now)
+                )
 
     async def run_due(self) -> list[DigestOutcome]:
         """Open every closed window and send the digests this worker claims."""

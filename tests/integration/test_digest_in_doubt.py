@@ -9,6 +9,7 @@ the injected one; nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,51 @@ async def test_a_worker_whose_lease_was_taken_over_does_not_post(
     assert (late.status, late.error) == ("sending", "'tg': another worker took this digest over")
     assert len(telegram_api.all_messages()) == 1
     assert (row.status, row.items, row.last_error) == (DigestStatus.SENT, 1, None)
+
+
+class HeldAdapter:
+    """The real adapter, held mid-send (a big email list takes minutes) until released."""
+
+    def __init__(self, real: ChannelAdapter) -> None:
+        self.real = real
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
+        self.sending.set()
+        await self.release.wait()
+        return await self.real.send(message, context)
+
+
+async def test_a_long_send_keeps_its_lease_and_is_not_taken_over(
+    tmp_path: Path, store_url: str, clock: FakeClock, telegram_api: FakeTelegramAPI
+) -> None:
+    loaded = config(tmp_path, store_url, telegram_api)
+    await run_digests(loaded, clock)
+    await queue(loaded, clock, 1)
+    clock.now = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    service = Service(loaded, clock=clock, workdir=tmp_path)
+    await service.start()
+    try:
+        held = HeldAdapter(service._started().adapters["tg"])
+        busy, other = worker(service, "busy-worker", held), worker(service, "other-worker")
+        busy.renew_every = 0.01
+        sending = asyncio.create_task(busy.run_due())
+        await held.sending.wait()
+        clock.advance(seconds=loaded.app.dispatch.lease_seconds + 1)
+        for _ in range(500):  # the renewal runs on the event loop: let it
+            await asyncio.sleep(0.01)
+            row = await digest_row(service)
+            if row.lease_expires_at is not None and row.lease_expires_at > clock.now:
+                break
+        assert await other.run_due() == []  # the lease was renewed: nothing to take over
+        held.release.set()
+        assert [o.status for o in await sending] == ["sent"]
+        row = await digest_row(service)
+    finally:
+        await service.close()
+    assert len(telegram_api.all_messages()) == 1
+    assert (row.status, row.lease_owner) == (DigestStatus.SENT, None)
