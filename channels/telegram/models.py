@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from distributor.models import Base, UTCDateTime
@@ -30,9 +30,8 @@ class TelegramPin(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL")
-    )
+    # The delivery that posted it; no foreign key, so that a pin outlives a purged delivery.
+    delivery_id: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(64))
     chat: Mapped[str] = mapped_column(String(64))  # the numeric chat id Telegram answered with
     message_id: Mapped[str] = mapped_column(String(32))
