@@ -119,7 +119,7 @@ class UnpinWork:
         try:
             client = await self._client(channel)
             pacing = TelegramPacing(channel.rates, _token(channel), self.context.pacer)
-            await pacing.before("edit", channel.chat)
+            await pacing.before("delete", channel.chat)  # the chat's budget, as the adapter's
             await client.call(
                 "unpinChatMessage", {"chat_id": pin.chat, "message_id": int(pin.message_id)}
             )

@@ -338,3 +338,4 @@ async def test_background_hook_needs_a_store_and_live_channels(
     assert unpins.background(context_, "worker-1", True) is None
     no_store = AdapterContext(context_.app, context_.renderer, clock, tmp_path, context_.pacer)
     assert unpins.background(no_store, "worker-1", False) is None
+    await context_.pacer.aclose()
