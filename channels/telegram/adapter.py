@@ -170,6 +170,7 @@ class TelegramAdapter:
                 await self._call(request["method"], request["params"], [], context)
             except errors.MessageNotFound as exc:
                 missing.append(exc)  # the others still go
+        await self.pinner.deleted(refs)  # a deleted post needs no unpin
         if missing and len(missing) == len(refs):
             raise missing[0]
 

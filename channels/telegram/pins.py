@@ -128,6 +128,11 @@ class Pinner:
             await self._mark_unpinned(pin.id)
             notes.append("unpinned")
 
+    async def deleted(self, refs: Sequence[MessageRef]) -> None:
+        """Posts deleted from Telegram are pinned no more: nothing left for the job to unpin."""
+        for pin in await self._pinned(refs):
+            await self._mark_unpinned(pin.id)
+
     # -------------------------------------------------------------------------- the table
     def _unpin_at(self) -> datetime | None:
         hours = self.config.pin_hours

@@ -199,7 +199,8 @@ async def test_a_withdrawal_notice_is_unpinned_and_a_deletion_needs_no_unpin(
     assert telegram_api.pins[CHANNEL_ID] == {}
     assert telegram_api.unpinned == [(CHANNEL_ID, int(withdrawn.refs[0].message_id))]
     assert "unpinned" in result.note
-    assert [r.status for r in await pins(store)] == [PinStatus.UNPINNED, PinStatus.PINNED]
+    assert [r.status for r in await pins(store)] == [PinStatus.UNPINNED, PinStatus.UNPINNED]
+    assert unpin_calls(telegram_api) == 1
 
 
 # --------------------------------------------------------------------------- unpinning
