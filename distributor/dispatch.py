@@ -358,7 +358,8 @@ class Dispatcher:
         refs = [MessageRef.from_json(r) for r in delivery.refs]
         if delivery.operation == Operation.SEND:
             assert message is not None
-            return await adapter.send(message, context), None
+            sent = await adapter.send(message, context)
+            return sent, sent.outcome
         if delivery.operation == Operation.EDIT:
             assert message is not None
             return await self._edit(adapter, refs, message, context, self._noted(article))

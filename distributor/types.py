@@ -97,6 +97,9 @@ class SendResult:
     refs: tuple[MessageRef, ...]
     sent_at: datetime
     note: str = ""
+    # What a send did beyond posting, in words, stored as the delivery's outcome (``status``
+    # shows it), e.g. "posted, not pinned: …"; None for a plain post.
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

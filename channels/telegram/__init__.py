@@ -16,4 +16,7 @@ SPEC = platform_spec(
     doctor="distributor_channels.telegram.doctor:check",
     post_url=post_url,
     digest="distributor_channels.telegram.digest:render_digest",
+    models="distributor_channels.telegram.models",
+    migrations="distributor_channels.telegram.migrations",
+    background="distributor_channels.telegram.unpins:background",
 )

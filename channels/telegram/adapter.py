@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Message
 from telegram import error as tg
 
-from distributor import errors, logs
+from distributor import errors, logs, models
 from distributor.adapter import AdapterContext, PayloadBuilder
 from distributor.config import ChannelConfig
 from distributor.send_context import SendContext
@@ -29,15 +30,24 @@ from distributor_channels.telegram.payload import (
     delete_request,
     edit_request,
 )
+from distributor_channels.telegram.pins import Pinner
 
 CHAT_KEY = "chat_id"
 MIGRATED_FROM_KEY = "chat_id_migrated_from"
+# The numeric id Telegram answered for the configured "@name" (and that name), so that a
+# restarted worker paces edits of old posts on the same budget as new posts.
+NAMED_ID_KEY = "chat_id_of_name"
+NAME_KEY = "chat_name"
 _OPERATIONS: dict[str, Operation] = {
     "sendMessage": "send",
     "sendPhoto": "send",
     "editMessageText": "edit",
     "editMessageCaption": "edit",
     "deleteMessage": "delete",
+    # Pins draw on the chat's budget only, like deletions: on the group's, a breaking
+    # story's pin would spend half the breaking lane (2 a minute) and wait 30 s for it.
+    "pinChatMessage": "delete",
+    "unpinChatMessage": "delete",
 }
 
 
@@ -63,11 +73,14 @@ class TelegramAdapter:
         self.settings = config
         self.core = context  # what the core provides (operations get a SendContext)
         self.chat = config.chat
-        # "@name" -> numeric id, learnt from replies: edits name the chat by its id, and
-        # both must draw on the same budget.
+        # "@name" -> numeric id, learnt from replies: a follow-up replies only in its chat.
         self._chat_ids: dict[str, str] = {}
+        # numeric id -> "@name": edits name the chat by its id, sends by the configured name,
+        # and both must draw on one budget, under the name (see _pacing_key).
+        self._names: dict[str, str] = {}
         self.client = BotClient.shared(context.pacer, token, config.api_base_url, config.timeouts)
         self.pacing = TelegramPacing(config.rates, token, context.pacer)
+        self.pinner = Pinner(config, self._call, context.store, context.clock)
 
     def __repr__(self) -> str:
         return f"TelegramAdapter(channel={self.config.name!r}, chat={self.chat!r})"
@@ -79,6 +92,8 @@ class TelegramAdapter:
         if store is None:
             return
         data = await store.channel_data(self.config.name)
+        if data.get(NAMED_ID_KEY) and data.get(NAME_KEY) == self.chat:
+            self._learn(self.chat, data[NAMED_ID_KEY])
         # Only while the configured chat is still the one that migrated: once the admin
         # writes a new `chat`, the configuration wins again.
         if data.get(CHAT_KEY) and data.get(MIGRATED_FROM_KEY) == self.settings.chat:
@@ -90,10 +105,19 @@ class TelegramAdapter:
 
     # ---------------------------------------------------------------------------- operations
     async def send(self, message: RenderedMessage, context: SendContext) -> SendResult:
-        """Post the story: as a photo with its caption, else (or if refused) as text.
+        """Post the story: as a photo with its caption, else (or if refused) as text; then pin
+        it if its priority reaches ``pin_priority`` (a refused pin does not fail the send).
 
         ``context.key`` is not sent: the Bot API has no idempotency key (see ``idempotent``).
         """
+        result = await self._post(message, context)
+        if not self.pinner.wanted(context):
+            return result
+        params = message.payload["params"]
+        silent = not context.notify or bool(params.get("disable_notification"))
+        return await self.pinner.pin(result, context, silent=silent)
+
+    async def _post(self, message: RenderedMessage, context: SendContext) -> SendResult:
         payload = message.payload
         notes: list[str] = []
         if payload["method"] == "sendPhoto":
@@ -131,6 +155,9 @@ class TelegramAdapter:
                 notes.append("unchanged on Telegram")
                 chat = ref.target
             edited.append(MessageRef(chat, ref.message_id, ref.kind, ref.thread))
+        if context.ticket.operation == models.Operation.DELETE:
+            # The post now says the story was withdrawn: it must not stay on top of the chat.
+            await self.pinner.unpin_withdrawn(edited, context, notes)
         return SendResult(tuple(edited), self.core.clock(), "; ".join(notes))
 
     async def delete(self, refs: Sequence[MessageRef], context: SendContext) -> None:
@@ -143,6 +170,7 @@ class TelegramAdapter:
                 await self._call(request["method"], request["params"], [], context)
             except errors.MessageNotFound as exc:
                 missing.append(exc)  # the others still go
+        await self.pinner.deleted(refs)  # a deleted post needs no unpin
         if missing and len(missing) == len(refs):
             raise missing[0]
 
@@ -170,7 +198,7 @@ class TelegramAdapter:
         result, _ = await self._call(method, params, notes, context)
         if not isinstance(result, Message):
             raise self._rejected(method, "Telegram did not return the message it posted")
-        self._chat_ids[str(params["chat_id"])] = str(result.chat_id)
+        await self._remember(str(params["chat_id"]), str(result.chat_id))
         ref = MessageRef(
             target=str(result.chat_id),
             message_id=str(result.message_id),
@@ -193,7 +221,7 @@ class TelegramAdapter:
             chat = str(current["chat_id"])
             try:
                 await self.pacing.before(
-                    _OPERATIONS[method], self._chat_ids.get(chat, chat), breaking=context.breaking
+                    _OPERATIONS[method], self._pacing_key(chat), breaking=context.breaking
                 )
                 await context.about_to_send()  # paced and leaving now: a crash is in doubt
                 return await self.client.call(method, current), chat
@@ -213,10 +241,36 @@ class TelegramAdapter:
                 current[field] = html.visible_text(current[field])
                 current.pop("parse_mode", None)
             except tg.RetryAfter as exc:
-                self.pacing.hold(self._chat_ids.get(chat, chat), error_map.retry_after_seconds(exc))
+                self.pacing.hold(self._pacing_key(chat), error_map.retry_after_seconds(exc))
                 raise self._error(exc, method) from exc
             except tg.TelegramError as exc:
                 raise self._error(exc, method) from exc
+
+    def _pacing_key(self, chat: str) -> str:
+        """One budget per chat whichever way a call names it: the "@name" once its id is known.
+
+        Keyed by the id instead, the first post (sent to "@name" before Telegram told us the
+        id) and the next one (keyed by the id) would not be spaced.
+        """
+        return self._names.get(chat, chat)
+
+    def _learn(self, name: str, chat_id: str) -> None:
+        self._chat_ids[name] = chat_id
+        if name.startswith("@"):
+            self._names[chat_id] = name
+
+    async def _remember(self, name: str, chat_id: str) -> None:
+        """Learn the id Telegram answered for ``name``; kept in the store for restarts."""
+        known = self._chat_ids.get(name) == chat_id
+        self._learn(name, chat_id)
+        store = self.core.store
+        if known or store is None or not name.startswith("@") or name != self.chat:
+            return
+        try:
+            await store.set_channel_data(self.config.name, NAME_KEY, name)
+            await store.set_channel_data(self.config.name, NAMED_ID_KEY, chat_id)
+        except SQLAlchemyError:
+            pass  # the post is out; a restart only learns the id again from the next post
 
     async def _migrated(self, old: str, new: str, notes: list[str]) -> None:
         notes.append(f"the group became the supergroup {new}")

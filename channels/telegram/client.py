@@ -32,6 +32,8 @@ METHODS = {
     "editMessageText": "edit_message_text",
     "editMessageCaption": "edit_message_caption",
     "deleteMessage": "delete_message",
+    "pinChatMessage": "pin_chat_message",
+    "unpinChatMessage": "unpin_chat_message",
 }
 
 

@@ -92,6 +92,20 @@ class TelegramChannelConfig(ChannelConfig):
     timeouts: TelegramTimeouts = Field(
         default=TelegramTimeouts(), description="seconds to wait on the Bot API"
     )
+    pin_priority: int | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description="a story at or above this priority (1-10) is pinned in the chat once it is "
+        "posted, silently during quiet hours in `silent` mode; the bot needs the right to pin "
+        "(channels: 'Edit messages of others', groups: 'Pin messages'). None: never pin",
+    )
+    pin_hours: float | None = Field(
+        default=None,
+        gt=0,
+        description="unpin a pinned story after this many hours (any worker does it, once); "
+        "None: it stays pinned until somebody unpins it",
+    )
 
     @field_validator("chat", mode="before")
     @classmethod
@@ -113,6 +127,12 @@ class TelegramChannelConfig(ChannelConfig):
     def _token_unless_dry_run(self) -> TelegramChannelConfig:
         if not self.dry_run and (self.token is None or not self.token.get_secret_value()):
             raise ValueError("token is required (e.g. token: ${TELEGRAM_BOT_TOKEN}) unless dry_run")
+        return self
+
+    @model_validator(mode="after")
+    def _pin_hours_need_pinning(self) -> TelegramChannelConfig:
+        if self.pin_hours is not None and self.pin_priority is None:
+            raise ValueError("pin_hours needs pin_priority: without it nothing is pinned")
         return self
 
     def describe_target(self) -> str:

@@ -172,7 +172,7 @@ def to_delivery_error(
 
 def _bad_request(text: str, where: _Where) -> errors.DeliveryError:
     lowered = text.lower()
-    if "message to edit not found" in lowered or "message to delete not found" in lowered:
+    if re.search(r"message to (edit|delete|pin|unpin) not found", lowered):
         return errors.MessageNotFound(text, status=400, **where)
     if "message can't be deleted" in lowered:
         return errors.NotDeletable(

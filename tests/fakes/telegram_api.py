@@ -59,6 +59,9 @@ class FakeTelegramAPI(Served, MethodsMixin, FaultsMixin):
     Attributes:
         messages: chat id -> message id -> live message.
         deleted: Messages removed by deleteMessage(s), in deletion order.
+        pins: chat id -> pinned message id -> whether it was pinned silently
+            (``disable_notification``), oldest pin first.
+        unpinned: (chat id, message id) of every unpinChatMessage that unpinned something.
         requests: Every call received, in arrival order.
         chats: chat id -> chat.
         fault_timeout_seconds: How long random "timeout" faults hold the reply.
@@ -81,6 +84,8 @@ class FakeTelegramAPI(Served, MethodsMixin, FaultsMixin):
         self.chats: dict[int, FakeChat] = {}
         self.messages: dict[int, dict[int, StoredMessage]] = {}
         self.deleted: list[StoredMessage] = []
+        self.pins: dict[int, dict[int, bool]] = {}
+        self.unpinned: list[tuple[int, int]] = []
         self.requests: list[RecordedRequest] = []
         self.fault_timeout_seconds = 6.0  # above python-telegram-bot's 5 s read timeout
         self.latency = 0.0  # seconds added to every answer (benchmarks: a distant server)
@@ -168,6 +173,10 @@ class FakeTelegramAPI(Served, MethodsMixin, FaultsMixin):
     def kick(self, chat_id: int) -> None:
         """The bot is removed from the chat (or, in a private chat, blocked by the user)."""
         self.chats[chat_id].member_status = "kicked"
+
+    def deny_pins(self, chat_id: int) -> None:
+        """Take the bot's right to pin and unpin messages in the chat away."""
+        self.chats[chat_id].can_pin_messages = False
 
     def restrict(self, chat_id: int, can_post_messages: bool = False) -> None:
         """Change the bot's right to post in the chat."""

@@ -118,12 +118,15 @@ def _format(
 
 
 class MethodsMixin:
-    """sendMessage, sendPhoto, editMessageText/Caption, deleteMessage(s) and getMe."""
+    """sendMessage, sendPhoto, editMessageText/Caption, deleteMessage(s), (un)pinChatMessage
+    and getMe."""
 
     METHODS: ClassVar[dict[str, Handler]] = {}
     chats: dict[int, FakeChat]
     messages: dict[int, dict[int, StoredMessage]]
     deleted: list[StoredMessage]
+    pins: dict[int, dict[int, bool]]
+    unpinned: list[tuple[int, int]]
     flood: FloodTracker
     bot_id: int
     _refusals: list[tuple[Callable[[str], bool], str]]
@@ -280,12 +283,47 @@ class MethodsMixin:
         msg.edits += 1
         return self.message_json(msg)
 
+    def _pin_rights(self, params: Params) -> FakeChat:
+        chat = self._resolve_chat(params.get("chat_id"))
+        _check_member(chat)
+        allowed = chat.can_pin_messages and (
+            chat.type != "channel" or chat.member_status == "administrator"
+        )
+        if not allowed:
+            raise ApiError(
+                400, "Bad Request: not enough rights to manage pinned messages in the chat"
+            )
+        return chat
+
+    def _pin_chat_message(self, params: Params, files: Files) -> Any:
+        """Pin a live message; pinning it again moves it to the top, like Telegram."""
+        chat = self._pin_rights(params)
+        msg = self._find(chat, _int_param(params, "message_id"), "pin")
+        pinned = self.pins.setdefault(chat.id, {})
+        pinned.pop(msg.message_id, None)
+        pinned[msg.message_id] = _bool_param(params, "disable_notification")
+        return True
+
+    def _unpin_chat_message(self, params: Params, files: Files) -> Any:
+        """Unpin one message (or, without ``message_id``, the most recent pin)."""
+        chat = self._pin_rights(params)
+        pinned = self.pins.setdefault(chat.id, {})
+        message_id = _int_param(params, "message_id")
+        if message_id is None:
+            message_id = next(reversed(pinned), None)
+        if message_id is None or message_id not in pinned:
+            raise ApiError(400, "Bad Request: message to unpin not found")
+        del pinned[message_id]
+        self.unpinned.append((chat.id, message_id))
+        return True
+
     def _delete_one(self, chat: FakeChat, message_id: int | None) -> None:
         msg = self._find(chat, message_id, "delete")
         too_old = self.now() - msg.created_at >= DELETE_WINDOW
         if too_old or (chat.type == "channel" and not _can_post(chat)):
             raise ApiError(400, "Bad Request: message can't be deleted")
         del self.messages[chat.id][msg.message_id]
+        self.pins.get(chat.id, {}).pop(msg.message_id, None)  # a deleted post is no pin
         self.deleted.append(msg)
 
     # Handlers, registered in METHODS under Telegram's lower-cased method names.
@@ -366,6 +404,8 @@ _HANDLERS: dict[str, Handler] = {
     "editMessageCaption": MethodsMixin._edit_message_caption,
     "deleteMessage": MethodsMixin._delete_message,
     "deleteMessages": MethodsMixin._delete_messages,
+    "pinChatMessage": MethodsMixin._pin_chat_message,
+    "unpinChatMessage": MethodsMixin._unpin_chat_message,
 }
 MethodsMixin.METHODS.update({name.lower(): handler for name, handler in _HANDLERS.items()})
 # Lower-cased name -> Telegram's spelling, as recorded in RecordedRequest.method.

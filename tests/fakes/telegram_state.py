@@ -22,7 +22,7 @@ RandomFaultKind = Literal["5xx", "429", "timeout", "drop"]
 MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 MUTATING_METHODS = frozenset(
     {"sendmessage", "sendphoto", "editmessagetext", "editmessagecaption", "deletemessage",
-     "deletemessages"}
+     "deletemessages", "pinchatmessage", "unpinchatmessage"}
 )  # fmt: skip
 
 
@@ -60,6 +60,8 @@ class FakeChat:
     topics: set[int] = field(default_factory=set)
     member_status: MemberStatus = "administrator"
     can_post_messages: bool = True
+    # The right to pin (channels: "Edit messages of others", groups: "Pin messages").
+    can_pin_messages: bool = True
     migrated_to: int | None = None
     next_message_id: int = 1
 

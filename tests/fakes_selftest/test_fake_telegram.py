@@ -196,6 +196,47 @@ async def test_delete_messages(telegram_api: FakeTelegramAPI, bot: Bot) -> None:
 
 
 # --------------------------------------------------------------------------- errors
+async def test_pin_and_unpin(telegram_api: FakeTelegramAPI, bot: Bot) -> None:  # noqa: F811
+    first = await bot.send_message(CHANNEL_ID, "first")
+    second = await bot.send_message(CHANNEL_ID, "second")
+    assert await bot.pin_chat_message(CHANNEL_ID, first.message_id) is True
+    assert await bot.pin_chat_message(CHANNEL_ID, second.message_id, disable_notification=True)
+    assert telegram_api.pins[CHANNEL_ID] == {first.message_id: False, second.message_id: True}
+    with pytest.raises(BadRequest, match=ci_exact("message to pin not found")):
+        await bot.pin_chat_message(CHANNEL_ID, 999)
+    # Without a message id, the most recent pin goes.
+    assert await bot.unpin_chat_message(CHANNEL_ID) is True
+    assert await bot.unpin_chat_message(CHANNEL_ID, first.message_id) is True
+    assert telegram_api.pins[CHANNEL_ID] == {}
+    assert telegram_api.unpinned == [
+        (CHANNEL_ID, second.message_id),
+        (CHANNEL_ID, first.message_id),
+    ]
+    with pytest.raises(BadRequest, match=ci_exact("message to unpin not found")):
+        await bot.unpin_chat_message(CHANNEL_ID, first.message_id)
+    await bot.pin_chat_message(CHANNEL_ID, first.message_id)
+    await bot.delete_message(CHANNEL_ID, first.message_id)
+    assert telegram_api.pins[CHANNEL_ID] == {}  # a deleted post is pinned no more
+
+
+async def test_pin_rights(telegram_api: FakeTelegramAPI, bot: Bot) -> None:  # noqa: F811
+    msg = await bot.send_message(GROUP_ID, "x")
+    telegram_api.deny_pins(GROUP_ID)
+    rights = ci_exact("not enough rights to manage pinned messages in the chat")
+    with pytest.raises(BadRequest, match=rights):
+        await bot.pin_chat_message(GROUP_ID, msg.message_id)
+    with pytest.raises(BadRequest, match=rights):
+        await bot.unpin_chat_message(GROUP_ID, msg.message_id)
+    # In a channel, only an administrator pins.
+    telegram_api.add_chat(-1006, type="channel", member_status="member")
+    with pytest.raises(BadRequest, match=rights):
+        await bot.pin_chat_message(-1006, 1)
+    telegram_api.kick(CHANNEL_ID)
+    with pytest.raises(Forbidden, match=ci("bot was kicked from the channel chat")):
+        await bot.pin_chat_message(CHANNEL_ID, 1)
+    assert telegram_api.pins.get(GROUP_ID, {}) == {}
+
+
 async def test_chat_errors(telegram_api: FakeTelegramAPI, bot: Bot) -> None:  # noqa: F811
     with pytest.raises(BadRequest, match=ci_exact("chat not found")):
         await bot.send_message(-100999, "x")

@@ -223,3 +223,39 @@ async def test_workers_share_a_chats_budget_through_redis(
 
     assert fake.count_status(429) == 0
     assert len(fake.messages[CHANNEL_ID]) == 2
+
+
+# Three calls a second in the chat, no margin: the shared window lets three through at once,
+# so only the spacer (on a clock that moves when it sleeps) spaces them, 1/3 s apart.
+CHAT_PACED = {**UNPACED, "per_chat_per_second": 3, "safety_margin": 0.0}
+
+
+async def test_a_chat_named_by_username_is_paced_under_one_key_from_the_first_post(
+    telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter(chat="@newsroom", rates=CHAT_PACED)
+    clock = FakeTime()
+    adapter.pacing.spacer = Spacer(clock=clock, sleep=clock.sleep)
+    message = adapter.builder.render(article())
+
+    first = await adapter.send(message, send_context(1))
+    assert clock.now == 100.0
+    await adapter.send(message, send_context(2))  # the chat's id is known by now
+    assert clock.now == pytest.approx(100 + 1 / 3)
+    await adapter.edit(first.refs, adapter.builder.render(article(title="v2")), send_context(1))
+    assert clock.now == pytest.approx(100 + 2 / 3)  # the edit names the chat by its id
+
+
+async def test_a_restarted_worker_paces_edits_with_the_posts(
+    telegram_api: FakeTelegramAPI, make_adapter: MakeAdapter, store: Any
+) -> None:
+    clock = FakeTime()
+    spacer = Spacer(clock=clock, sleep=clock.sleep)
+    before = await make_adapter(chat="@newsroom", rates=CHAT_PACED, store=store)
+    before.pacing.spacer = spacer
+    sent = await before.send(before.builder.render(article()), send_context(1))
+
+    after = await make_adapter(chat="@newsroom", rates=CHAT_PACED, store=store)
+    after.pacing.spacer = spacer  # one process's budgets, a new adapter that never posted
+    await after.edit(sent.refs, after.builder.render(article(title="v2")), send_context(1))
+    assert clock.now == pytest.approx(100 + 1 / 3)

@@ -1,0 +1,1 @@
+"""The Telegram platform's tables: its own Alembic branch, labelled ``telegram``."""
