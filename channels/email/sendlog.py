@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, false, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from distributor.models import Article, ArticleStatus, Delivery, UTCDateTime
 from distributor.store import Store
@@ -50,6 +52,8 @@ class SendLog:
         self.owner = owner
         # A follow-up: (original article, channel) whose readers alone get this story.
         self.readers_of = readers_of
+        # The last reader a claim of this attempt reached (claims go in subscriber order).
+        self._claimed_up_to: int | None = None
 
     async def populate(self, list_name: str, tags: Sequence[str]) -> int:
         """Fix the audience on the first attempt: every confirmed reader whose topics match.
@@ -103,6 +107,7 @@ class SendLog:
     async def reopen(self) -> int:
         """Start an attempt: rows a dead attempt left "sending" and deferred rows go back to
         pending. "sending" means the final "." was never sent, so the server dropped them."""
+        self._claimed_up_to = None  # readers before it may be pending again
         async with self.store.session() as session, session.begin():
             result = await session.execute(
                 update(EmailSend)
@@ -120,6 +125,9 @@ class SendLog:
         Returns the readers to mail and how many were skipped.
         """
         now = self.store.clock()
+        # Two statements, not an UPDATE around a sub-select: with a delivery's rows just
+        # written and not yet analysed, PostgreSQL estimated one pending row and joined the
+        # sub-select to every pending row, a second per claim at 10,000 readers.
         due = (
             select(EmailSend.subscriber_id)
             .where(
@@ -128,50 +136,65 @@ class SendLog:
             )
             .order_by(EmailSend.subscriber_id)
             .limit(limit)
-            .scalar_subquery()
         )
+        if self._claimed_up_to is not None:
+            due = due.where(EmailSend.subscriber_id > self._claimed_up_to)
         async with self.store.session() as session, session.begin():
-            ids = list(
-                (
-                    await session.scalars(
-                        update(EmailSend)
-                        .where(
-                            EmailSend.delivery_id == self.delivery_id,
-                            EmailSend.subscriber_id.in_(due),
-                            EmailSend.status == SendStatus.PENDING,
-                        )
-                        .values(
-                            status=SendStatus.SENDING,
-                            owner=self.owner,
-                            attempts=EmailSend.attempts + 1,
-                            updated_at=now,
-                        )
-                        .returning(EmailSend.subscriber_id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
-            )
-            if not ids:
+            due_ids = list((await session.scalars(due)).all())
+            if not due_ids:
                 return [], 0
-            rows = (
-                await session.execute(
-                    select(Subscriber.id, Subscriber.address, Subscriber.status).where(
-                        Subscriber.id.in_(ids)
-                    )
-                )
-            ).all()
-            gone = [sid for sid, _address, status in rows if status != SubscriberStatus.CONFIRMED]
-            if gone:
-                await session.execute(
+            taken = await self._take(session, due_ids, now)
+        # Committed: no reader up to the last one seen is pending any more in this attempt, so
+        # the next claim starts after it instead of walking every row already sent.
+        self._claimed_up_to = due_ids[-1]
+        keep = {sid: addr for sid, addr, status in taken if status == SubscriberStatus.CONFIRMED}
+        return [Claimed(sid, keep[sid]) for sid in sorted(keep)], len(taken) - len(keep)
+
+    async def _take(
+        self, session: AsyncSession, due_ids: list[int], now: datetime
+    ) -> list[tuple[int, str, str]]:
+        """Mark these readers "sending" for this owner, and "skipped" those who left the list
+        meanwhile. Returns (id, address, subscriber status) of every reader marked."""
+        ids = list(
+            (
+                await session.scalars(
                     update(EmailSend)
                     .where(
                         EmailSend.delivery_id == self.delivery_id,
-                        EmailSend.subscriber_id.in_(gone),
+                        EmailSend.subscriber_id.in_(due_ids),
+                        EmailSend.status == SendStatus.PENDING,
                     )
-                    .values(status=SendStatus.SKIPPED, last_error="left the list", updated_at=now)
+                    .values(
+                        status=SendStatus.SENDING,
+                        owner=self.owner,
+                        attempts=EmailSend.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(EmailSend.subscriber_id)
+                    .execution_options(synchronize_session=False)
                 )
-        keep = {sid: addr for sid, addr, status in rows if status == SubscriberStatus.CONFIRMED}
-        return [Claimed(sid, keep[sid]) for sid in sorted(keep)], len(gone)
+            ).all()
+        )
+        if not ids:
+            return []
+        rows = (
+            await session.execute(
+                select(Subscriber.id, Subscriber.address, Subscriber.status).where(
+                    Subscriber.id.in_(ids)
+                )
+            )
+        ).all()
+        gone = [sid for sid, _address, status in rows if status != SubscriberStatus.CONFIRMED]
+        if gone:
+            await session.execute(
+                update(EmailSend)
+                .where(
+                    EmailSend.delivery_id == self.delivery_id,
+                    EmailSend.subscriber_id.in_(gone),
+                )
+                .values(status=SendStatus.SKIPPED, last_error="left the list", updated_at=now)
+            )
+        return [(int(sid), str(address), str(status)) for sid, address, status in rows]
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record deferrals, bounces and refusals; a bounce also retires the subscriber."""
@@ -204,6 +227,7 @@ class SendLog:
 
     async def release(self) -> int:
         """Give back rows claimed but never begun (the send is stopping)."""
+        self._claimed_up_to = None  # readers before it may be pending again
         async with self.store.session() as session, session.begin():
             result = await session.execute(
                 update(EmailSend)
