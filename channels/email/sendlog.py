@@ -8,17 +8,20 @@ anything over the worker that took over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, false, func, literal, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from distributor.models import Article, ArticleStatus, Delivery, UTCDateTime
 from distributor.store import Store
 from distributor_channels.email import topics as topic_codec
 from distributor_channels.email.models import EmailSend, SendStatus, Subscriber, SubscriberStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,25 @@ class SendLog:
             audience_size = await session.scalar(
                 select(func.count()).where(EmailSend.delivery_id == self.delivery_id)
             )
-            return int(audience_size or 0)
+        if self.store.dialect == "postgresql":
+            await self._analyse()
+        return int(audience_size or 0)
+
+    async def _analyse(self) -> None:
+        """Show PostgreSQL's planner the rows just written.
+
+        Until autovacuum analyses the table (up to a minute later), the planner takes a new
+        delivery's rows for a handful and reads all of its pending rows to find a claim's next
+        ones: 62 ms a claim at 200,000 readers, against 0.1 ms once analysed. ANALYZE reads a
+        sample of fixed size (30,000 rows at the default statistics target), whatever the
+        table's size. Should it fail or wait for a lock (a manual VACUUM), the send goes on.
+        """
+        try:
+            async with self.store.engine.begin() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+                await conn.execute(text("ANALYZE email_sends"))
+        except Exception as exc:
+            logger.warning("email send ledger: ANALYZE email_sends failed: %s", exc)
 
     @staticmethod
     def _got_original(article_id: int, channel: str) -> ColumnElement[bool]:

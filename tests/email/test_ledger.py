@@ -140,3 +140,18 @@ async def test_a_readers_moves_touch_no_index_on_postgresql(world: World) -> Non
         )
         await conn.rollback()
     assert hot == 4
+
+
+async def test_the_audience_is_analysed_on_postgresql(world: World) -> None:
+    """Unanalysed, a new delivery's rows look like a handful to PostgreSQL's planner, which then
+    reads every pending row to find each claim's next ones."""
+    if world.store.dialect != "postgresql":
+        pytest.skip("the planner's statistics are PostgreSQL's")
+    await world.subscribe("a@example.org", "b@example.org", "c@example.org")
+    _message, context = await world.story()
+    assert await SendLog(world.store, context.delivery_id, "w1").populate("daily", []) == 3
+    async with world.store.engine.connect() as conn:
+        seen = await conn.scalar(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'email_sends'")
+        )
+    assert seen == 3
