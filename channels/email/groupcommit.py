@@ -157,9 +157,6 @@ class GroupCommitter:
         for refusal in refusals:
             refusal.recorded = recorded
             refusal.processed.set()
-        if batch and self.failure is None:
-            # The dots are out; while the lane waits for the next group, open its transaction.
-            await record_sent.prepare()
 
     async def _commit_sent(
         self, batch: list[PendingDot], record_sent: SentRecorder

@@ -30,6 +30,7 @@ from distributor_channels.email.sendlog import Ledger, SendLog
 # lost and those readers mailed again after recovery: a rarer event than a worker restart.
 _FAST_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 _FAST_COMMIT_SESSION = "SET synchronous_commit TO OFF"
+_COMMIT_AND_BEGIN = "COMMIT; BEGIN"
 
 # The rows this worker still owns and has not recorded yet; the others stay as they are.
 # ``{table}`` and ``{key}`` name the ledger (a story's or a digest's), filled in once per send.
@@ -128,8 +129,8 @@ class SentRecorder:
         # An explicit transaction, never autocommit: COMMIT is sent only once the UPDATE has
         # answered. In autocommit, an UPDATE waiting on a lock when this process dies would
         # still commit "sent" later, for a message whose "." was never written.
-        # Two round trips while the dots wait (UPDATE, COMMIT): the session's setting was made
-        # once, and BEGIN was sent ahead (``prepare``) while the lane had nothing to do.
+        # Two round trips while the dots wait (UPDATE, then COMMIT): the session's setting was
+        # made once, and the transaction was opened by the previous call's COMMIT (below).
         driver = self._driver
         if not driver.is_in_transaction():
             await driver.execute("BEGIN")
@@ -137,26 +138,17 @@ class SentRecorder:
             rows = await driver.fetch(
                 self._postgres_sql, self._now(), self.log.mail_id, self.log.owner, ids
             )
-            await driver.execute("COMMIT")
+            # One message, two statements run in order: the COMMIT has happened when the BEGIN
+            # runs (if it fails, the server skips the BEGIN and the error comes back here). So
+            # the next group's transaction is open without a round trip of its own, which
+            # would otherwise keep this lane busy while the next group waits. An open
+            # transaction that has run nothing holds no snapshot and no lock.
+            await driver.execute(_COMMIT_AND_BEGIN)
         except BaseException:
             with contextlib.suppress(Exception):
                 await driver.execute("ROLLBACK")
             raise
         return {int(row[0]) for row in rows}
-
-    async def prepare(self) -> None:
-        """Open the next transaction ahead of time, once this one's dots are written.
-
-        BEGIN commits nothing and takes no lock (a snapshot is taken by the first statement),
-        so an idle open transaction costs nothing, and a worker killed meanwhile leaves nothing.
-        """
-        if self._kind != "postgres" or self._driver is None:
-            return
-        try:
-            if not self._driver.is_in_transaction():
-                await self._driver.execute("BEGIN")
-        except Exception:  # the next call opens a fresh connection, and says what is wrong
-            await self.aclose()
 
     async def _portable(self, ids: list[int]) -> set[int]:
         assert self._conn is not None

@@ -12,10 +12,13 @@ anything over the worker that took over.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, func, literal, or_, select, true, update
+from sqlalchemy import ColumnElement, false, func, literal, or_, select, text, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from distributor.models import Article, ArticleStatus, Delivery, UTCDateTime
 from distributor.store import Store
@@ -48,6 +51,8 @@ class Ledger:
 
 STORIES = Ledger(EmailSend, "delivery_id")
 DIGESTS = Ledger(EmailDigestSend, "digest_id")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class SendLog:
         self.rows = ledger.rows
         # A follow-up: (original article, channel) whose readers alone get this story.
         self.readers_of = readers_of
+        # The last reader a claim of this attempt reached (claims go in subscriber order).
+        self._claimed_up_to: int | None = None
 
     def _mine(self) -> ColumnElement[bool]:
         """This mail's rows."""
@@ -124,7 +131,25 @@ class SendLog:
             await session.execute(insert)
             # Counted, not rowcount: psycopg reports -1 for INSERT … SELECT … ON CONFLICT.
             audience_size = await session.scalar(select(func.count()).where(self._mine()))
-            return int(audience_size or 0)
+        if self.store.dialect == "postgresql":
+            await self._analyse()
+        return int(audience_size or 0)
+
+    async def _analyse(self) -> None:
+        """Show PostgreSQL's planner the rows just written.
+
+        Until autovacuum analyses the table (up to a minute later), the planner takes a new
+        delivery's rows for a handful and reads all of its pending rows to find a claim's next
+        ones: 62 ms a claim at 200,000 readers, against 0.1 ms once analysed. ANALYZE reads a
+        sample of fixed size (30,000 rows at the default statistics target), whatever the
+        table's size. Should it fail or wait for a lock (a manual VACUUM), the send goes on.
+        """
+        try:
+            async with self.store.engine.begin() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+                await conn.execute(text(f"ANALYZE {self.ledger.table}"))
+        except Exception as exc:
+            logger.warning("email send ledger: ANALYZE %s failed: %s", self.ledger.table, exc)
 
     @staticmethod
     def _got_original(article_id: int, channel: str) -> ColumnElement[bool]:
@@ -141,6 +166,7 @@ class SendLog:
     async def reopen(self) -> int:
         """Start an attempt: rows a dead attempt left "sending" and deferred rows go back to
         pending. "sending" means the final "." was never sent, so the server dropped them."""
+        self._claimed_up_to = None  # readers before it may be pending again
         async with self.store.session() as session, session.begin():
             result = await session.execute(
                 update(self.rows)
@@ -158,6 +184,9 @@ class SendLog:
         Returns the readers to mail and how many were skipped.
         """
         now = self.store.clock()
+        # Two statements, not an UPDATE around a sub-select: with a delivery's rows just
+        # written and not yet analysed, PostgreSQL estimated one pending row and joined the
+        # sub-select to every pending row, a second per claim at 10,000 readers.
         due = (
             select(self.rows.subscriber_id)
             .where(
@@ -166,50 +195,65 @@ class SendLog:
             )
             .order_by(self.rows.subscriber_id)
             .limit(limit)
-            .scalar_subquery()
         )
+        if self._claimed_up_to is not None:
+            due = due.where(self.rows.subscriber_id > self._claimed_up_to)
         async with self.store.session() as session, session.begin():
-            ids = list(
-                (
-                    await session.scalars(
-                        update(self.rows)
-                        .where(
-                            self._mine(),
-                            self.rows.subscriber_id.in_(due),
-                            self.rows.status == SendStatus.PENDING,
-                        )
-                        .values(
-                            status=SendStatus.SENDING,
-                            owner=self.owner,
-                            attempts=self.rows.attempts + 1,
-                            updated_at=now,
-                        )
-                        .returning(self.rows.subscriber_id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
-            )
-            if not ids:
+            due_ids = list((await session.scalars(due)).all())
+            if not due_ids:
                 return [], 0
-            rows = (
-                await session.execute(
-                    select(Subscriber.id, Subscriber.address, Subscriber.status).where(
-                        Subscriber.id.in_(ids)
-                    )
-                )
-            ).all()
-            gone = [sid for sid, _address, status in rows if status != SubscriberStatus.CONFIRMED]
-            if gone:
-                await session.execute(
+            taken = await self._take(session, due_ids, now)
+        # Committed: no reader up to the last one seen is pending any more in this attempt, so
+        # the next claim starts after it instead of walking every row already sent.
+        self._claimed_up_to = due_ids[-1]
+        keep = {sid: addr for sid, addr, status in taken if status == SubscriberStatus.CONFIRMED}
+        return [Claimed(sid, keep[sid]) for sid in sorted(keep)], len(taken) - len(keep)
+
+    async def _take(
+        self, session: AsyncSession, due_ids: list[int], now: datetime
+    ) -> list[tuple[int, str, str]]:
+        """Mark these readers "sending" for this owner, and "skipped" those who left the list
+        meanwhile. Returns (id, address, subscriber status) of every reader marked."""
+        ids = list(
+            (
+                await session.scalars(
                     update(self.rows)
                     .where(
                         self._mine(),
-                        self.rows.subscriber_id.in_(gone),
+                        self.rows.subscriber_id.in_(due_ids),
+                        self.rows.status == SendStatus.PENDING,
                     )
-                    .values(status=SendStatus.SKIPPED, last_error="left the list", updated_at=now)
+                    .values(
+                        status=SendStatus.SENDING,
+                        owner=self.owner,
+                        attempts=self.rows.attempts + 1,
+                        updated_at=now,
+                    )
+                    .returning(self.rows.subscriber_id)
+                    .execution_options(synchronize_session=False)
                 )
-        keep = {sid: addr for sid, addr, status in rows if status == SubscriberStatus.CONFIRMED}
-        return [Claimed(sid, keep[sid]) for sid in sorted(keep)], len(gone)
+            ).all()
+        )
+        if not ids:
+            return []
+        rows = (
+            await session.execute(
+                select(Subscriber.id, Subscriber.address, Subscriber.status).where(
+                    Subscriber.id.in_(ids)
+                )
+            )
+        ).all()
+        gone = [sid for sid, _address, status in rows if status != SubscriberStatus.CONFIRMED]
+        if gone:
+            await session.execute(
+                update(self.rows)
+                .where(
+                    self._mine(),
+                    self.rows.subscriber_id.in_(gone),
+                )
+                .values(status=SendStatus.SKIPPED, last_error="left the list", updated_at=now)
+            )
+        return [(int(sid), str(address), str(status)) for sid, address, status in rows]
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record deferrals, bounces and refusals; a bounce also retires the subscriber."""
@@ -242,6 +286,7 @@ class SendLog:
 
     async def release(self) -> int:
         """Give back rows claimed but never begun (the send is stopping)."""
+        self._claimed_up_to = None  # readers before it may be pending again
         async with self.store.session() as session, session.begin():
             result = await session.execute(
                 update(self.rows)
