@@ -2,8 +2,9 @@
 
 The stories are inserted routed (as the workers leave them), with mixed tags and priorities;
 the channel's filters keep about half. Timed: ``Digests.build`` (the window's query, the
-filtering, the ordering, the summaries of the listed stories and the Telegram and Discord
-posts), several runs, printed as a ratio to the goal (below 1.0 meets it).
+filtering, the ordering, the summaries of the listed stories and the Telegram, Discord and
+email posts: the email one is the newsletter, HTML and text, before it is personalised per
+reader), several runs, printed as a ratio to the goal (below 1.0 meets it).
 
     python -m bench.digest [--stories 10000] [--runs 7] [--store sqlite|postgresql]
 """
@@ -39,6 +40,9 @@ async def main(stories: int, runs: int, backend: str) -> None:
                  "filters": {"tags": ["city"]}, "digest": digest},
                 {"name": "dc", "platform": "discord", "dry_run": True,
                  "filters": {"tags": ["city"]}, "digest": digest},
+                {"name": "em", "platform": "email", "dry_run": True,
+                 "list_title": "Example Daily", "from_address": "News <news@example.org>",
+                 "filters": {"tags": ["city"]}, "digest": digest},
             ],
         }  # fmt: skip
         path = workdir / "bench.yaml"
@@ -72,7 +76,7 @@ async def main(stories: int, runs: int, backend: str) -> None:
             digests = Digests(loaded.app, store, {}, renderer, owner="bench")
             end = START + timedelta(days=1)
             timings: dict[str, list[float]] = {}
-            for name in ("tg", "dc"):
+            for name in ("tg", "dc", "em"):
                 channel = loaded.app.channel(name)
                 await digests.build(channel, START, end)  # warm-up: imports, templates
                 timings[name] = []
