@@ -8,7 +8,6 @@ its processes as root, so when the tests run as root (CI) they run as ``nobody``
 from __future__ import annotations
 
 import grp
-import ipaddress
 import os
 import pwd
 import shutil
@@ -19,13 +18,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.tls import self_signed
 
 DOVECOT_PATHS = ("/usr/sbin/dovecot",)
 
@@ -88,34 +83,10 @@ service imap-login {{
 """
 
 
-def _self_signed(root: Path) -> str:
+def _ssl_settings(root: Path) -> str:
     """A certificate for 127.0.0.1 that no system trusts, and Dovecot's ssl settings for it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (root / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (root / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+    cert, key = self_signed(root, "dovecot test IMAP")
+    return f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}"
 
 
 @dataclass
@@ -154,7 +125,7 @@ class Dovecot:
         for name in ("mail", "home"):
             os.chown(root / name, uid, gid) if os.geteuid() == 0 else None
         tls_port = _free_port() if tls else 0
-        ssl = _self_signed(root) if tls else "ssl = no"
+        ssl = _ssl_settings(root) if tls else "ssl = no"
         config = root / "dovecot.conf"
         config.write_text(
             CONFIG.format(

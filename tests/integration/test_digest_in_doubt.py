@@ -10,6 +10,8 @@ the injected one; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,16 +87,27 @@ def worker(service: Service, owner: str, adapter: Any = None) -> Digests:
     return Digests(base.app, base.store, adapters, base.renderer, owner)
 
 
-async def crash_then_take_over(
-    loaded: LoadedConfig, clock: FakeClock, tmp_path: Path, when: str
-) -> tuple[list[str], DigestRun]:
-    """One worker dies sending the 30 November digest; another takes it over after the lease."""
+@contextlib.asynccontextmanager
+async def due_digest(
+    loaded: LoadedConfig, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Service]:
+    """A running service at 07:00 on 30 November, one story in the digest that is now due."""
     await run_digests(loaded, clock)
     await queue(loaded, clock, 1)
     clock.now = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
     service = Service(loaded, clock=clock, workdir=tmp_path)
     await service.start()
     try:
+        yield service
+    finally:
+        await service.close()
+
+
+async def crash_then_take_over(
+    loaded: LoadedConfig, clock: FakeClock, tmp_path: Path, when: str
+) -> tuple[list[str], DigestRun]:
+    """One worker dies sending the 30 November digest; another takes it over after the lease."""
+    async with due_digest(loaded, clock, tmp_path) as service:
         real = service._started().adapters["tg"]
         dying = worker(service, "dead-worker", DyingAdapter(real, when))
         with pytest.raises(WorkerDied):
@@ -105,8 +118,6 @@ async def crash_then_take_over(
         statuses = [o.status for o in await survivor.run_due()]
         assert await survivor.run_due() == []
         return statuses, await digest_row(service)
-    finally:
-        await service.close()
 
 
 async def test_a_crash_after_the_post_left_is_not_posted_again_under_skip(
@@ -148,12 +159,7 @@ async def test_a_worker_whose_lease_was_taken_over_does_not_post(
     tmp_path: Path, store_url: str, clock: FakeClock, telegram_api: FakeTelegramAPI
 ) -> None:
     loaded = config(tmp_path, store_url, telegram_api)
-    await run_digests(loaded, clock)
-    await queue(loaded, clock, 1)
-    clock.now = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
-    service = Service(loaded, clock=clock, workdir=tmp_path)
-    await service.start()
-    try:
+    async with due_digest(loaded, clock, tmp_path) as service:
         slow, fast = worker(service, "slow-worker"), worker(service, "fast-worker")
         channel = loaded.app.channel("tg")
         await slow.open_due(channel)
@@ -162,8 +168,6 @@ async def test_a_worker_whose_lease_was_taken_over_does_not_post(
         assert [o.status for o in await fast.run_due()] == ["sent"]
         late = await slow._send(channel, held)  # "slow" wakes up and tries to post
         row = await digest_row(service)
-    finally:
-        await service.close()
     assert (late.status, late.error) == ("sending", "'tg': another worker took this digest over")
     assert len(telegram_api.all_messages()) == 1
     assert (row.status, row.items, row.last_error) == (DigestStatus.SENT, 1, None)
@@ -190,12 +194,7 @@ async def test_a_long_send_keeps_its_lease_and_is_not_taken_over(
     tmp_path: Path, store_url: str, clock: FakeClock, telegram_api: FakeTelegramAPI
 ) -> None:
     loaded = config(tmp_path, store_url, telegram_api)
-    await run_digests(loaded, clock)
-    await queue(loaded, clock, 1)
-    clock.now = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
-    service = Service(loaded, clock=clock, workdir=tmp_path)
-    await service.start()
-    try:
+    async with due_digest(loaded, clock, tmp_path) as service:
         held = HeldAdapter(service._started().adapters["tg"])
         busy, other = worker(service, "busy-worker", held), worker(service, "other-worker")
         busy.renew_every = 0.01
@@ -211,7 +210,5 @@ async def test_a_long_send_keeps_its_lease_and_is_not_taken_over(
         held.release.set()
         assert [o.status for o in await sending] == ["sent"]
         row = await digest_row(service)
-    finally:
-        await service.close()
     assert len(telegram_api.all_messages()) == 1
     assert (row.status, row.lease_owner) == (DigestStatus.SENT, None)
