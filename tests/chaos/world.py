@@ -245,11 +245,12 @@ class Workers:
         return out
 
 
-# At SIGTERM the event loop can close while APScheduler runs its wake-up ("tick") job, and
-# APScheduler logs the job's cancellation as an error with a traceback. The worker still
-# stops cleanly (exit 0), so this one traceback is not a crash.
+# At SIGTERM the event loop can close while APScheduler runs one of the worker's jobs (the
+# wake-up tick, the platforms' background queues, digests, feeds), and APScheduler logs the
+# job's cancellation as an error with a traceback. The worker still stops cleanly (exit 0),
+# so that traceback is not a crash.
 _SCHEDULER_JOB_CANCELLED = re.compile(
-    r"^.* ERROR apscheduler\.executors\.default: Error running job tick\n"
+    r"^.* ERROR apscheduler\.executors\.default: Error running job \S+\n"
     r"Traceback \(most recent call last\):\n(?:  .*\n)*asyncio\.exceptions\.CancelledError\n",
     re.MULTILINE,
 )
